@@ -1,0 +1,37 @@
+"""Engine settings: one pydantic-settings class read from `THREADLOOM_*` environment variables.
+
+The worker, the starter API and the command line all build their connections from this class, so a
+variable set once (for example `THREADLOOM_TEMPORAL_ADDRESS`) applies everywhere. API keys live here and
+in the worker's environment only; they are never copied into workflow inputs or history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where Temporal and the Threads API are, and how the worker runs."""
+
+    model_config = SettingsConfigDict(env_prefix="THREADLOOM_", extra="ignore")
+
+    temporal_address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "threadloom"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+
+    threads_base_url: str = "http://127.0.0.1:8700/v1"
+    threads_api_key: SecretStr | None = None
+    threads_azure_api_version: str | None = None
+    threads_timeout_seconds: float = 30.0
+
+    home: Path = Field(default=Path(".threadloom"), description="state of the embedded stack")
+    temporal_binary: str | None = Field(default=None, description="path of the `temporal` CLI")
+    ui_port: int = 8233
+    log_format: str = Field(default="auto", description="auto | console | json")
+    log_level: str = "INFO"
+    metrics_address: str | None = Field(default=None, description="host:port for Prometheus")

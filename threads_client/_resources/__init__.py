@@ -1,0 +1,1 @@
+"""API resources, one module per part of the URL tree."""

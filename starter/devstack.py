@@ -1,0 +1,162 @@
+"""The embedded stack: Temporal dev server, threads server and a worker, all on this machine.
+
+`threadloom dev` and `threadloom demo` use it. Each part is started only when the settings do not point
+elsewhere: setting `THREADLOOM_TEMPORAL_ADDRESS` uses that cluster instead of the dev server, and setting
+`THREADLOOM_THREADS_BASE_URL` uses that Threads API instead of the embedded server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starter.settings import Settings
+from starter.temporal_binary import find_temporal_binary
+
+SEARCH_ATTRIBUTE_NAMES = ("ThreadId", "AssistantId", "ConversationId")
+
+
+class DevStackError(RuntimeError):
+    """A part of the embedded stack could not start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where the running stack's parts listen."""
+
+    temporal_address: str
+    ui_url: str | None
+    threads_base_url: str
+    namespace: str
+    task_queue: str
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "127.0.0.1", int(port)) if port.isdigit() else (address, default_port)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True if nothing accepts connections on `host:port`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.3)
+        return probe.connect_ex((host, port)) != 0
+
+
+def _require_free(host: str, port: int, what: str, hint: str) -> None:
+    if not port_is_free(host, port):
+        raise DevStackError(f"port {port} on {host} is taken, so {what} cannot start there. {hint}")
+
+
+async def _wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes],
+                         log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DevStackError(f"the Temporal dev server exited with {process.returncode}; see {log}")
+        if not port_is_free(host, port):
+            return
+        await asyncio.sleep(0.1)
+    raise DevStackError(f"the Temporal dev server did not listen on {port} in {timeout:.0f}s; see {log}")
+
+
+@contextlib.asynccontextmanager
+async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
+    """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`."""
+    host, port = _host_port(settings.temporal_address, 7233)
+    _require_free(host, port, "the Temporal dev server",
+                  "Stop the other server, or set THREADLOOM_TEMPORAL_ADDRESS to use it.")
+    _require_free(host, settings.ui_port, "the Temporal UI", "Set THREADLOOM_UI_PORT to another port.")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log = settings.home / "temporal.log"
+    command = [
+        find_temporal_binary(settings.temporal_binary), "server", "start-dev",
+        "--db-filename", str(settings.home / "temporal.db"),
+        "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
+        "--namespace", settings.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
+    ]
+    for name in SEARCH_ATTRIBUTE_NAMES:
+        command += ["--search-attribute", f"{name}=Keyword"]
+    with log.open("ab") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        await _wait_for_port(host, port, timeout=60, process=process, log=log)
+        yield f"{host}:{port}"
+    finally:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.asynccontextmanager
+async def embedded_threads_server(settings: Settings) -> AsyncIterator[str]:
+    """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
+    import uvicorn
+
+    from threads_server.app import create_app
+    from threads_server.settings import ServerSettings
+
+    parts = urlsplit(settings.threads_base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 8700
+    _require_free(host, port, "the threads server",
+                  "Stop the other server, or set THREADLOOM_THREADS_BASE_URL to use it.")
+    server_settings = ServerSettings(host=host, port=port, db_path=settings.home / "threads.db")
+    config = uvicorn.Config(create_app(server_settings), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise DevStackError(f"the threads server did not start on {host}:{port}")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}/v1"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def dev_stack(settings: Settings, *, say: Callable[[str], None] = print,
+                    with_worker: bool = True) -> AsyncIterator[StackInfo]:
+    """Start whatever the settings do not point elsewhere, and a worker; stop them all on exit."""
+    from worker import run_worker
+
+    explicit = settings.model_fields_set
+    async with contextlib.AsyncExitStack() as stack:
+        temporal_address, ui_url = settings.temporal_address, None
+        if "temporal_address" not in explicit:
+            say("starting the Temporal dev server …")
+            temporal_address = await stack.enter_async_context(temporal_dev_server(settings))
+            ui_url = f"http://localhost:{settings.ui_port}"
+            say(f"  Temporal at {temporal_address}, UI at {ui_url}")
+        threads_base_url = settings.threads_base_url
+        if "threads_base_url" not in explicit:
+            say("starting the threads server (echo responder) …")
+            threads_base_url = await stack.enter_async_context(embedded_threads_server(settings))
+            say(f"  Threads API at {threads_base_url}")
+        effective = settings.model_copy(
+            update={"temporal_address": temporal_address, "threads_base_url": threads_base_url}
+        )
+        if with_worker:
+            stop = asyncio.Event()
+            worker_task = asyncio.create_task(run_worker(effective, stop_event=stop))
+            stack.push_async_callback(_stop_worker, stop, worker_task)
+            say(f"  worker polling task queue {settings.task_queue!r}")
+        yield StackInfo(temporal_address, ui_url, threads_base_url, settings.namespace,
+                        settings.task_queue)
+
+
+async def _stop_worker(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=30)

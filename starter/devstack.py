@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -55,61 +54,90 @@ def _require_free(host: str, port: int, what: str, hint: str) -> None:
         raise DevStackError(f"port {port} on {host} is taken, so {what} cannot start there. {hint}")
 
 
-async def _wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes],
-                         log: Path) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_for_port(
+    host: str, port: int, *, seconds: float, process: asyncio.subprocess.Process, log: Path
+) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process.returncode is not None:
             raise DevStackError(f"the Temporal dev server exited with {process.returncode}; see {log}")
         if not port_is_free(host, port):
             return
         await asyncio.sleep(0.1)
-    raise DevStackError(f"the Temporal dev server did not listen on {port} in {timeout:.0f}s; see {log}")
+    raise DevStackError(f"the Temporal dev server did not listen on {port} in {seconds:.0f}s; see {log}")
 
 
 @contextlib.asynccontextmanager
 async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
     """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`."""
     host, port = _host_port(settings.temporal_address, 7233)
-    _require_free(host, port, "the Temporal dev server",
-                  "Stop the other server, or set THREADLOOM_TEMPORAL_ADDRESS to use it.")
+    _require_free(
+        host,
+        port,
+        "the Temporal dev server",
+        "Stop the other server, or set THREADLOOM_TEMPORAL_ADDRESS to use it.",
+    )
     _require_free(host, settings.ui_port, "the Temporal UI", "Set THREADLOOM_UI_PORT to another port.")
     settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / "temporal.log"
     command = [
-        find_temporal_binary(settings.temporal_binary), "server", "start-dev",
-        "--db-filename", str(settings.home / "temporal.db"),
-        "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
-        "--namespace", settings.namespace, "--log-level", "warn", "--ui-disable-news-fetch",
+        find_temporal_binary(settings.temporal_binary),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.home / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.ui_port),
+        "--namespace",
+        settings.namespace,
+        "--log-level",
+        "warn",
+        "--ui-disable-news-fetch",
     ]
     for name in SEARCH_ATTRIBUTE_NAMES:
         command += ["--search-attribute", f"{name}=Keyword"]
     with log.open("ab") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+        )
     try:
-        await _wait_for_port(host, port, timeout=60, process=process, log=log)
+        await _wait_for_port(host, port, seconds=60, process=process, log=log)
         yield f"{host}:{port}"
     finally:
-        process.terminate()
-        try:
-            await asyncio.to_thread(process.wait, 15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
 @contextlib.asynccontextmanager
-async def embedded_threads_server(settings: Settings) -> AsyncIterator[str]:
+async def embedded_threads_server(
+    settings: Settings, *, faults_enabled: bool = False
+) -> AsyncIterator[str]:
     """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
     import uvicorn
-
     from threads_server.app import create_app
+
     from threads_server.settings import ServerSettings
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
-    _require_free(host, port, "the threads server",
-                  "Stop the other server, or set THREADLOOM_THREADS_BASE_URL to use it.")
-    server_settings = ServerSettings(host=host, port=port, db_path=settings.home / "threads.db")
+    _require_free(
+        host,
+        port,
+        "the threads server",
+        "Stop the other server, or set THREADLOOM_THREADS_BASE_URL to use it.",
+    )
+    server_settings = ServerSettings(
+        host=host, port=port, db_path=settings.home / "threads.db", faults_enabled=faults_enabled
+    )
     config = uvicorn.Config(create_app(server_settings), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -126,8 +154,13 @@ async def embedded_threads_server(settings: Settings) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def dev_stack(settings: Settings, *, say: Callable[[str], None] = print,
-                    with_worker: bool = True) -> AsyncIterator[StackInfo]:
+async def dev_stack(
+    settings: Settings,
+    *,
+    say: Callable[[str], None] = print,
+    with_worker: bool = True,
+    faults_enabled: bool = False,
+) -> AsyncIterator[StackInfo]:
     """Start whatever the settings do not point elsewhere, and a worker; stop them all on exit."""
     from worker import run_worker
 
@@ -142,7 +175,9 @@ async def dev_stack(settings: Settings, *, say: Callable[[str], None] = print,
         threads_base_url = settings.threads_base_url
         if "threads_base_url" not in explicit:
             say("starting the threads server (echo responder) …")
-            threads_base_url = await stack.enter_async_context(embedded_threads_server(settings))
+            threads_base_url = await stack.enter_async_context(
+                embedded_threads_server(settings, faults_enabled=faults_enabled)
+            )
             say(f"  Threads API at {threads_base_url}")
         effective = settings.model_copy(
             update={"temporal_address": temporal_address, "threads_base_url": threads_base_url}
@@ -152,8 +187,9 @@ async def dev_stack(settings: Settings, *, say: Callable[[str], None] = print,
             worker_task = asyncio.create_task(run_worker(effective, stop_event=stop))
             stack.push_async_callback(_stop_worker, stop, worker_task)
             say(f"  worker polling task queue {settings.task_queue!r}")
-        yield StackInfo(temporal_address, ui_url, threads_base_url, settings.namespace,
-                        settings.task_queue)
+        yield StackInfo(
+            temporal_address, ui_url, threads_base_url, settings.namespace, settings.task_queue
+        )
 
 
 async def _stop_worker(stop: asyncio.Event, task: asyncio.Task[None]) -> None:

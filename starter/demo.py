@@ -1,0 +1,148 @@
+"""`threadloom dev` and `threadloom demo`: the embedded stack, and conversations run on it.
+
+The demo is the seed's two flows run as durable turns: a complete conversation (thread, message, run,
+reply) and a multi-turn conversation on one thread, whose second turn's run stalls past its deadline
+and is cancelled and run again by the engine. It prints each reply and where to see the workflow in
+the Temporal UI, checks what ended up on the threads, and exits non-zero if anything is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from starter.api import Threadloom
+from starter.devstack import StackInfo, dev_stack
+from starter.errors import TurnError
+from starter.settings import Settings
+from threads_client import ThreadsClient
+from workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
+
+
+async def dev_command(settings: Settings) -> int:
+    """Run the embedded stack in the foreground until Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with dev_stack(settings) as stack:
+        print(f"threadloom dev stack is up (task queue {stack.task_queue!r}); Ctrl-C stops it.")
+        await stop.wait()
+        print("stopping …")
+    return 0
+
+
+@dataclass
+class _Turn:
+    text: str
+    run: RunOverrides = field(default_factory=RunOverrides)
+    policy: TurnPolicy = field(default_factory=TurnPolicy)
+    note: str = ""
+
+
+STALL_ONCE = _Turn(
+    "Tell me again what threadloom does when a run gets stuck.",
+    run=RunOverrides(metadata={"fault": "stall", "fault_times": "1"}),
+    policy=TurnPolicy(run_deadline_seconds=3),
+    note="this run stalls; after its 3 s deadline the engine cancels it and runs the turn again",
+)
+
+FLOWS: list[tuple[str, list[_Turn]]] = [
+    ("a complete conversation", [_Turn("Hello! Can you hear me?")]),
+    (
+        "a multi-turn conversation",
+        [
+            _Turn("My name is Ada and I would like to plan a trip to Lisbon."),
+            STALL_ONCE,
+            _Turn("Thanks. Please summarise what we talked about."),
+        ],
+    ),
+]
+
+
+def _ui_link(stack: StackInfo, workflow_id: str) -> str:
+    if stack.ui_url is None:
+        return workflow_id
+    return f"{stack.ui_url}/namespaces/{stack.namespace}/workflows/{quote(workflow_id, safe='')}"
+
+
+async def demo_command(settings: Settings) -> int:
+    """Bring up the embedded stack, run the demo flows, check the threads, shut down."""
+    started = time.monotonic()
+    async with dev_stack(settings, faults_enabled=True) as stack:
+        threadloom = await Threadloom.connect(
+            settings.model_copy(
+                update={
+                    "temporal_address": stack.temporal_address,
+                    "threads_base_url": stack.threads_base_url,
+                }
+            )
+        )
+        async with ThreadsClient(base_url=stack.threads_base_url, max_retries=0) as threads:
+            assistant = await threads.assistants.create(
+                model="echo", name="threadloom demo", instructions="Answer briefly."
+            )
+            print(f"assistant {assistant.id} (model echo)")
+            problems = []
+            for number, (title, turns) in enumerate(FLOWS, start=1):
+                print(f"\n[{number}/{len(FLOWS)}] {title}")
+                thread = await threads.threads.create(metadata={"demo": title})
+                for turn in turns:
+                    problems += await _run_turn(threadloom, stack, thread.id, assistant.id, turn)
+                problems += await _check_thread(threads, thread.id, turns)
+    print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    return 1 if problems else 0
+
+
+async def _run_turn(
+    threadloom: Threadloom, stack: StackInfo, thread_id: str, assistant_id: str, turn: _Turn
+) -> list[str]:
+    request = TurnRequest(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        message=UserMessage(text=turn.text),
+        run=turn.run,
+        policy=turn.policy,
+        turn_key=uuid.uuid4().hex[:12],
+    )
+    print(f"  user      > {turn.text}")
+    if turn.note:
+        print(f"              ({turn.note})")
+    try:
+        result = await threadloom.run_turn(request)
+    except TurnError as error:
+        print(f"  FAILED    > {type(error).__name__}: {error}")
+        return [f"turn {request.workflow_id} failed: {error}"]
+    print(f"  assistant > {result.reply}")
+    outcomes = ", ".join(f"{a.run_id}: {a.outcome}" for a in result.attempts)
+    print(f"              runs: {outcomes}")
+    print(f"              {_ui_link(stack, request.workflow_id)}")
+    return []
+
+
+async def _check_thread(threads: ThreadsClient, thread_id: str, turns: list[_Turn]) -> list[str]:
+    """Exactly one user and one assistant message per turn; one completed run per turn."""
+    roles: Counter[str] = Counter()
+    async for message in threads.threads.messages.list(thread_id, order="asc"):
+        roles[message.role] += 1
+    statuses: Counter[str] = Counter()
+    async for run in threads.threads.runs.list(thread_id, order="asc"):
+        statuses[run.status] += 1
+    print(
+        f"  thread {thread_id}: {roles['user']} user and {roles['assistant']} assistant "
+        f"messages; runs: {dict(statuses)}"
+    )
+    expected = len(turns)
+    problems = []
+    if roles["user"] != expected or roles["assistant"] != expected:
+        problems.append(f"{thread_id} holds {dict(roles)} messages, expected {expected} of each")
+    if statuses["completed"] != expected:
+        problems.append(f"{thread_id} has {statuses['completed']} completed runs, expected {expected}")
+    return problems

@@ -1,0 +1,218 @@
+"""`ThreadsActivities`: the turn's side effects on the Threads API, each idempotent under retry.
+
+What the engine writes carries the turn key in its metadata (and a run its attempt number). Before
+writing, an activity scans the thread newest-first, back to a little before the turn started, for an
+object with its tags and adopts it: a retry after a lost answer, a re-run after a worker crash, or a
+replayed workflow task never posts a second message or starts a second run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any, TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import busy_run_id, translated
+from activities.liveness import beat, heartbeating
+from activities.snapshots import as_dict, tags_of
+from activities.watch import RunWatcher
+from threads_client import TERMINAL_RUN_STATUSES, BadRequestError, ThreadsClient
+from workflows.activity_contracts import (
+    AddMessageInput,
+    AddMessageOutput,
+    CancelRunInput,
+    CancelRunOutput,
+    CreateRunInput,
+    CreateRunOutput,
+    FetchReplyInput,
+    FetchReplyOutput,
+    RunSnapshot,
+    WaitForRunInput,
+)
+from workflows.contracts import ATTEMPT_TAG, TURN_KEY_TAG, ErrorType
+
+T = TypeVar("T")
+SCAN_PAGE = 20
+LIST_PAGE = 100
+IDLE_POLL_SECONDS = (0.2, 2.0)
+"""First and longest interval when waiting for a run to end (someone else's, or one we cancel)."""
+
+
+class ThreadsActivities:
+    """Activities of `TurnWorkflow`, bound to one `ThreadsClient` (built with `max_retries=0`)."""
+
+    def __init__(self, client: ThreadsClient) -> None:
+        self._client = client
+
+    @activity.defn
+    async def add_message(self, request: AddMessageInput) -> AddMessageOutput:
+        """Post the user message tagged with the turn key, or adopt the tagged one already there."""
+        tags = {TURN_KEY_TAG: request.turn_key}
+        with translated():
+            messages = self._client.threads.messages.list(
+                request.thread_id, order="desc", limit=SCAN_PAGE
+            )
+            found = await _find_tagged(messages, tags, request.not_before)
+            if found is not None:
+                return AddMessageOutput(message_id=found.id, adopted=True)
+        # The run needs the assistant; check it before writing so a bad id leaves the thread alone.
+        with translated(not_found=ErrorType.ASSISTANT_NOT_FOUND):
+            await self._client.assistants.retrieve(request.assistant_id)
+        message = request.message
+
+        async def post() -> Any:
+            return await self._client.threads.messages.create(
+                request.thread_id,
+                content=message.text,
+                attachments=message.attachments or None,
+                metadata={**message.metadata, **tags},
+            )
+
+        created = await self._when_idle(request.thread_id, request.thread_busy_wait_seconds, post)
+        return AddMessageOutput(message_id=created.id)
+
+    @activity.defn
+    async def create_run(self, request: CreateRunInput) -> CreateRunOutput:
+        """Create the turn's run number `attempt`, or adopt the tagged one already there."""
+        tags = {TURN_KEY_TAG: request.turn_key, ATTEMPT_TAG: str(request.attempt)}
+        with translated():
+            runs = self._client.threads.runs.list(request.thread_id, order="desc", limit=SCAN_PAGE)
+            found = await _find_tagged(runs, tags, request.not_before)
+        if found is not None:
+            return CreateRunOutput(run_id=found.id, status=found.status, adopted=True)
+
+        async def post() -> Any:
+            run = request.run
+            return await self._client.threads.runs.create(
+                request.thread_id,
+                assistant_id=request.assistant_id,
+                metadata={**run.metadata, **tags},
+                model=run.model,
+                instructions=run.instructions,
+                additional_instructions=run.additional_instructions,
+                tools=run.tools,
+                temperature=run.temperature,
+                top_p=run.top_p,
+                max_prompt_tokens=run.max_prompt_tokens,
+                max_completion_tokens=run.max_completion_tokens,
+                truncation_strategy=run.truncation_strategy,
+                tool_choice=run.tool_choice,
+                parallel_tool_calls=run.parallel_tool_calls,
+                response_format=run.response_format,
+            )
+
+        async def ours(run_id: str) -> Any:
+            run = await self._client.threads.runs.retrieve(request.thread_id, run_id)
+            return run if _has_tags(run, tags) else None
+
+        run = await self._when_idle(
+            request.thread_id, request.thread_busy_wait_seconds, post, adopt=ours
+        )
+        return CreateRunOutput(run_id=run.id, status=run.status)
+
+    @activity.defn
+    async def wait_for_run(self, request: WaitForRunInput) -> RunSnapshot:
+        """Wait (heartbeating) until the run needs action, ends, or its deadline passes."""
+        async with heartbeating():
+            with translated():
+                return await RunWatcher(self._client, request).watch()
+
+    @activity.defn
+    async def cancel_run(self, request: CancelRunInput) -> CancelRunOutput:
+        """Cancel the run if still active and wait briefly until it is; idempotent."""
+        runs = self._client.threads.runs
+        with translated():
+            run = await runs.retrieve(request.thread_id, request.run_id)
+            if run.status not in TERMINAL_RUN_STATUSES and run.status != "cancelling":
+                try:
+                    run = await runs.cancel(request.thread_id, request.run_id)
+                except BadRequestError:
+                    run = await runs.retrieve(request.thread_id, request.run_id)  # ended meanwhile
+            deadline = time.monotonic() + request.settle_seconds
+            if run.status not in TERMINAL_RUN_STATUSES:
+                await self._wait_until_ended(request.thread_id, request.run_id, deadline)
+                run = await runs.retrieve(request.thread_id, request.run_id)
+        return CancelRunOutput(status=run.status)
+
+    @activity.defn
+    async def fetch_reply(self, request: FetchReplyInput) -> FetchReplyOutput:
+        """Read the assistant messages of the run, in order, across all pages."""
+        texts: list[str] = []
+        content: list[dict[str, Any]] = []
+        ids: list[str] = []
+        with translated():
+            messages = self._client.threads.messages.list(
+                request.thread_id, run_id=request.run_id, order="asc", limit=LIST_PAGE
+            )
+            async for message in messages:
+                if message.role != "assistant":
+                    continue
+                ids.append(message.id)
+                for part in message.content or []:
+                    part_dict = as_dict(part)
+                    content.append(part_dict)
+                    if part_dict.get("type") == "text":
+                        texts.append(str(as_dict(part_dict.get("text")).get("value", "")))
+        return FetchReplyOutput(text="\n\n".join(texts), content=content, message_ids=ids)
+
+    async def _when_idle(
+        self,
+        thread_id: str,
+        wait_seconds: float,
+        write: Callable[[], Awaitable[T]],
+        *,
+        adopt: Callable[[str], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """Run `write`; while another run locks the thread, wait for it to end (or `adopt` it)."""
+        deadline = time.monotonic() + wait_seconds
+        with translated():
+            while True:
+                try:
+                    return await write()
+                except BadRequestError as err:
+                    run_id = busy_run_id(err)
+                    if run_id is None:
+                        raise
+                adopted = await adopt(run_id) if adopt else None
+                if adopted is not None:
+                    return adopted
+                if not await self._wait_until_ended(thread_id, run_id, deadline):
+                    raise ApplicationError(
+                        f"thread {thread_id} is busy with run {run_id} (waited {wait_seconds:g}s)",
+                        {"thread_id": thread_id, "run_id": run_id},
+                        type=ErrorType.THREAD_BUSY,
+                        non_retryable=True,
+                    )
+
+    async def _wait_until_ended(self, thread_id: str, run_id: str, deadline: float) -> bool:
+        """Poll the run until it is terminal (True) or `deadline` (monotonic) passes (False)."""
+        delay, longest = IDLE_POLL_SECONDS
+        while True:
+            run = await self._client.threads.runs.retrieve(thread_id, run_id)
+            if run.status in TERMINAL_RUN_STATUSES:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            beat(run.status)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 1.5, longest)
+
+
+def _has_tags(obj: Any, tags: dict[str, str]) -> bool:
+    metadata = tags_of(obj)
+    return all(metadata.get(key) == value for key, value in tags.items())
+
+
+async def _find_tagged(items: AsyncIterable[Any], tags: dict[str, str], not_before: int) -> Any:
+    """The newest item carrying `tags`, scanning newest-first back to `not_before` (Unix s)."""
+    async for item in items:
+        if item.created_at < not_before:
+            return None
+        if _has_tags(item, tags):
+            return item
+    return None

@@ -1,0 +1,181 @@
+"""The typed async API that backend services use to run turns.
+
+```python
+loom = await Threadloom.connect()                      # settings from THREADLOOM_* variables
+request = TurnRequest(thread_id=..., assistant_id=..., message=UserMessage(text="hi"))
+result = await loom.run_turn(request)
+```
+
+A turn is idempotent on its key: starting the same `(thread_id, turn_key)` again, while it runs or
+after it ended, returns the same workflow and so the same result, never a second turn. Failures are
+raised as `starter.errors.TurnError` subclasses named after the failure type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import (
+    ApplicationError,
+    WorkflowAlreadyStartedError,
+    is_cancelled_exception,
+)
+
+from starter.errors import InvalidRequest, TurnCancelled, TurnError, error_for
+from starter.settings import Settings
+from workflows.contracts import (
+    ASSISTANT_ID,
+    CONVERSATION_ID,
+    DEFAULT_TASK_QUEUE,
+    THREAD_ID,
+    TURN_WORKFLOW,
+    TurnProgress,
+    TurnRequest,
+    TurnResult,
+    turn_workflow_id,
+)
+
+PROGRESS_QUERY = "progress"
+
+
+async def connect_client(settings: Settings) -> Client:
+    """A Temporal client for `settings`, with the pydantic data converter every part shares."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        api_key=api_key,
+        tls=settings.temporal_tls or api_key is not None,
+        data_converter=pydantic_data_converter,
+    )
+
+
+class TurnHandle:
+    """A started turn: wait for its result, ask its progress, or cancel it."""
+
+    def __init__(self, handle: WorkflowHandle[Any, TurnResult]) -> None:
+        self._handle = handle
+
+    @property
+    def workflow_id(self) -> str:
+        """The turn's workflow id, `turn-{thread_id}-{turn_key}`."""
+        return self._handle.id
+
+    async def result(self) -> TurnResult:
+        """Wait for the reply.
+
+        Raises:
+            TurnError: a subclass named after the failure type (`RunTimedOut`, `ThreadBusy`, ...).
+        """
+        try:
+            return await self._handle.result()
+        except WorkflowFailureError as err:
+            raise turn_error(err, self.workflow_id) from err
+
+    async def progress(self) -> TurnProgress:
+        """The turn's phase, attempt and run id right now."""
+        return await self._handle.query(PROGRESS_QUERY, result_type=TurnProgress)
+
+    async def cancel(self) -> None:
+        """Ask the turn to stop; it cancels its backend run before it ends."""
+        await self._handle.cancel()
+
+
+class Threadloom:
+    """Starts turns on a Temporal cluster."""
+
+    def __init__(self, client: Client, *, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> Threadloom:
+        """Connect with `settings` (default: from the environment)."""
+        settings = settings or Settings()
+        return cls(await connect_client(settings), task_queue=settings.task_queue)
+
+    async def start_turn(self, request: TurnRequest | Mapping[str, Any]) -> TurnHandle:
+        """Start the turn, or find it if this turn key was started before.
+
+        Raises:
+            InvalidRequest: the request breaks a rule (empty message, bad overrides, ...); nothing
+                was started or written.
+        """
+        turn = validate_request(request)
+        try:
+            handle = await self.client.start_workflow(
+                TURN_WORKFLOW,
+                turn,
+                id=turn.workflow_id,
+                task_queue=self.task_queue,
+                result_type=TurnResult,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=_search_attributes(turn),
+                static_summary=turn.summary(),
+            )
+        except WorkflowAlreadyStartedError:
+            # The turn ran before and is closed: its result is the answer to this start too.
+            handle = self.client.get_workflow_handle(turn.workflow_id, result_type=TurnResult)
+        return TurnHandle(handle)
+
+    async def run_turn(self, request: TurnRequest | Mapping[str, Any]) -> TurnResult:
+        """Start the turn (or find it) and wait for its reply."""
+        return await (await self.start_turn(request)).result()
+
+    def get_handle(
+        self,
+        workflow_id: str | None = None,
+        *,
+        thread_id: str | None = None,
+        turn_key: str | None = None,
+    ) -> TurnHandle:
+        """A handle on an existing turn, by workflow id or by thread id and turn key."""
+        if workflow_id is None:
+            if thread_id is None or turn_key is None:
+                raise ValueError("give workflow_id, or thread_id and turn_key")
+            workflow_id = turn_workflow_id(thread_id, turn_key)
+        return TurnHandle(self.client.get_workflow_handle(workflow_id, result_type=TurnResult))
+
+
+def validate_request(request: TurnRequest | Mapping[str, Any]) -> TurnRequest:
+    """Validate (again) before anything is written; rule breaks raise `InvalidRequest`."""
+    data = request.model_dump() if isinstance(request, TurnRequest) else request
+    try:
+        return TurnRequest.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in err.errors()
+        )
+        details = {"errors": err.errors(include_url=False, include_context=False)}
+        raise InvalidRequest(f"invalid turn request: {problems}", details=details) from err
+
+
+def turn_error(err: WorkflowFailureError, workflow_id: str | None = None) -> TurnError:
+    """The typed exception for a failed turn workflow."""
+    cause = err.cause
+    if is_cancelled_exception(cause):
+        return TurnCancelled("the turn was cancelled", workflow_id=workflow_id)
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return error_for(cause.type, cause.message, details, workflow_id)
+    return TurnError(str(cause or err), workflow_id=workflow_id)
+
+
+def _search_attributes(turn: TurnRequest) -> TypedSearchAttributes:
+    pairs = [
+        THREAD_ID.value_set(turn.thread_id),
+        ASSISTANT_ID.value_set(turn.assistant_id),
+    ]
+    if turn.conversation_id:
+        pairs.append(CONVERSATION_ID.value_set(turn.conversation_id))
+    return TypedSearchAttributes(pairs)

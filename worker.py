@@ -1,0 +1,107 @@
+"""The threadloom worker: `python worker.py` runs it until SIGTERM or SIGINT.
+
+It builds the Threads API client once (retries off: Temporal's retry policies own every retry),
+binds it to `ThreadsActivities`, and serves `TurnWorkflow` on the configured task queue. The embedded dev
+stack reuses `build_worker` and `run_worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.threads import ThreadsActivities
+from starter.api import connect_client
+from starter.logging_setup import configure_logging
+from starter.settings import Settings
+from threads_client import ThreadsClient
+from workflows.turn import TurnWorkflow
+
+log = logging.getLogger("threadloom.worker")
+
+WORKFLOWS = [TurnWorkflow]
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "workflows", "activities")
+"""Imported once outside the sandbox: side-effect free (our contracts) or heavy to re-import."""
+
+
+def build_threads_client(settings: Settings) -> ThreadsClient:
+    """The Threads API client the activities share; it never retries on its own."""
+    api_key = settings.threads_api_key.get_secret_value() if settings.threads_api_key else None
+    return ThreadsClient(
+        settings.threads_base_url,
+        api_key,
+        azure_api_version=settings.threads_azure_api_version,
+        max_retries=0,
+        timeout=settings.threads_timeout_seconds,
+    )
+
+
+def build_worker(
+    client: Client,
+    threads: ThreadsClient,
+    *,
+    task_queue: str,
+    graceful_shutdown: timedelta = timedelta(seconds=10),
+) -> Worker:
+    """A worker serving the turn workflow and its activities on `task_queue`."""
+    activities = ThreadsActivities(threads)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            activities.add_message,
+            activities.create_run,
+            activities.wait_for_run,
+            activities.cancel_run,
+            activities.fetch_reply,
+        ],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+        graceful_shutdown_timeout=graceful_shutdown,
+    )
+
+
+async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = None) -> None:
+    """Connect, serve until `stop_event` is set (or SIGTERM/SIGINT), then shut down cleanly."""
+    client = await connect_client(settings)
+    if client.data_converter is not pydantic_data_converter:
+        raise RuntimeError("the Temporal client must use pydantic_data_converter")
+    stop = stop_event or _stop_on_signals()
+    async with build_threads_client(settings) as threads:
+        worker = build_worker(client, threads, task_queue=settings.task_queue)
+        async with worker:
+            log.info(
+                "worker started",
+                extra={"task_queue": settings.task_queue, "threads": settings.threads_base_url},
+            )
+            await stop.wait()
+            log.info("worker stopping")
+    log.info("worker stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def main() -> None:
+    """Entry point of `python worker.py`."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

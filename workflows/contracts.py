@@ -1,0 +1,259 @@
+"""The contract of a turn: what a caller sends (`TurnRequest`) and gets back (`TurnResult`).
+
+Everything here crosses the Temporal boundary through `pydantic_data_converter`, so the models are
+the shape of workflow history: add fields with defaults, never rename. Bad input is rejected by the
+validators below, in the caller's process, before anything is written to Temporal or to the thread.
+
+The engine tags what it writes with the turn key (`TURN_KEY_TAG`, plus `ATTEMPT_TAG` on runs); those
+pairs count against the Threads API's limit of 16 metadata pairs, so callers get fewer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from temporalio.common import SearchAttributeKey
+
+DEFAULT_TASK_QUEUE = "threadloom"
+"""Task queue that workers poll and starters use unless told otherwise."""
+TURN_WORKFLOW = "TurnWorkflow"
+"""Workflow type name of a turn (starters need no import of the workflow code)."""
+
+THREAD_ID = SearchAttributeKey.for_keyword("ThreadId")
+ASSISTANT_ID = SearchAttributeKey.for_keyword("AssistantId")
+CONVERSATION_ID = SearchAttributeKey.for_keyword("ConversationId")
+SEARCH_ATTRIBUTES = (THREAD_ID, ASSISTANT_ID, CONVERSATION_ID)
+"""Search attribute keys every turn carries; the dev stack and the tests register them."""
+
+TURN_KEY_TAG = "threadloom_turn"
+"""Metadata key on the user message and on each run: the turn key that wrote it."""
+ATTEMPT_TAG = "threadloom_attempt"
+"""Metadata key on each run: its attempt number within the turn (1-based)."""
+RESERVED_PREFIX = "threadloom_"
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+MAX_MESSAGE_CHARS = 256_000
+MAX_TOOLS = 20
+MIN_TOKEN_LIMIT = 256
+SUMMARY_WORDS = 8
+
+
+class ErrorType(StrEnum):
+    """Failure types of a turn: the `type` of the `ApplicationError` that ends it.
+
+    The starter maps each one to a Python exception of the same name (`starter.errors`).
+    """
+
+    RUN_FAILED = "RunFailed"
+    RUN_TIMED_OUT = "RunTimedOut"
+    RUN_EXPIRED = "RunExpired"
+    RUN_CANCELLED = "RunCancelled"
+    RUN_REQUIRES_ACTION = "RunRequiresAction"
+    THREAD_NOT_FOUND = "ThreadNotFound"
+    ASSISTANT_NOT_FOUND = "AssistantNotFound"
+    INVALID_REQUEST = "InvalidRequest"
+    THREAD_BUSY = "ThreadBusy"
+    TOOL_FAILED = "ToolFailed"
+    THREADS_UNAVAILABLE = "ThreadsUnavailable"
+
+
+NON_RETRYABLE_ERROR_TYPES = [str(t) for t in ErrorType if t is not ErrorType.THREADS_UNAVAILABLE]
+
+Metadata = dict[str, str]
+
+
+def check_metadata(metadata: Metadata, *, reserved_pairs: int) -> Metadata:
+    """Check caller metadata against the Threads API limits, leaving room for the engine's tags."""
+    allowed = MAX_METADATA_PAIRS - reserved_pairs
+    if len(metadata) > allowed:
+        raise ValueError(f"at most {allowed} metadata pairs (the engine uses {reserved_pairs})")
+    for key, value in metadata.items():
+        if not key or len(key) > MAX_METADATA_KEY_CHARS:
+            raise ValueError(f"metadata key {key!r} must be 1-{MAX_METADATA_KEY_CHARS} characters")
+        if key.startswith(RESERVED_PREFIX):
+            raise ValueError(f"metadata key {key!r}: the prefix {RESERVED_PREFIX!r} is reserved")
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise ValueError(f"metadata value of {key!r} is over {MAX_METADATA_VALUE_CHARS} chars")
+    return metadata
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class UserMessage(_Model):
+    """The user's message of a turn."""
+
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("the message is empty")
+        return text
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, metadata: Metadata) -> Metadata:
+        return check_metadata(metadata, reserved_pairs=1)
+
+
+class RunOverrides(_Model):
+    """Per-run options passed through to `runs.create`; `None` keeps the assistant's own setting."""
+
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    tools: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_TOOLS)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_prompt_tokens: int | None = Field(default=None, ge=MIN_TOKEN_LIMIT)
+    max_completion_tokens: int | None = Field(default=None, ge=MIN_TOKEN_LIMIT)
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: str | dict[str, Any] | None = None
+    truncation_strategy: dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, metadata: Metadata) -> Metadata:
+        return check_metadata(metadata, reserved_pairs=2)
+
+
+class PollSettings(_Model):
+    """How `wait_for_run` watches a run."""
+
+    initial_interval_ms: int = Field(default=50, ge=10)
+    max_interval_ms: int = Field(default=1_000, ge=10)
+    backoff_factor: float = Field(default=1.5, ge=1.0, le=10.0)
+    long_poll_wait_ms: int = Field(default=20_000, ge=0, description="0 disables long-poll")
+
+
+class TurnPolicy(_Model):
+    """Deadlines and retry limits of a turn."""
+
+    run_deadline_seconds: float = Field(default=300.0, gt=0)
+    max_run_attempts: int = Field(default=3, ge=1, le=10)
+    thread_busy_wait_seconds: float = Field(default=30.0, ge=0)
+    heartbeat_timeout_seconds: float = Field(default=10.0, ge=1)
+    poll: PollSettings = Field(default_factory=PollSettings)
+
+
+class TurnRequest(_Model):
+    """One turn: post `message` to `thread_id`, run `assistant_id`, return the reply."""
+
+    thread_id: Identifier
+    assistant_id: Identifier
+    message: UserMessage
+    run: RunOverrides = Field(default_factory=RunOverrides)
+    turn_key: Identifier = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        max_length=64,
+        description="idempotency key: one key is one turn, however often it is started",
+    )
+    policy: TurnPolicy = Field(default_factory=TurnPolicy)
+    conversation_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> TurnRequest:
+        poll = self.policy.poll
+        if poll.max_interval_ms < poll.initial_interval_ms:
+            raise ValueError("policy.poll.max_interval_ms is below initial_interval_ms")
+        return self
+
+    @property
+    def workflow_id(self) -> str:
+        """The id of this turn's workflow."""
+        return turn_workflow_id(self.thread_id, self.turn_key)
+
+    def summary(self) -> str:
+        """The first words of the message: the workflow's static summary in the UI."""
+        words = self.message.text.split()
+        text = " ".join(words[:SUMMARY_WORDS])
+        return text + (" …" if len(words) > SUMMARY_WORDS else "")
+
+
+def turn_workflow_id(thread_id: str, turn_key: str) -> str:
+    """The workflow id of the turn `turn_key` on `thread_id`."""
+    return f"turn-{thread_id}-{turn_key}"
+
+
+RunOutcome = Literal[
+    "completed", "incomplete", "failed", "expired", "cancelled", "timed_out", "requires_action"
+]
+
+
+class RunAttempt(_Model):
+    """One run the turn created, and how it ended."""
+
+    attempt: int
+    run_id: str
+    outcome: RunOutcome
+    error_code: str | None = None
+    error_message: str | None = None
+    started_at: datetime
+    finished_at: datetime
+
+
+class Usage(_Model):
+    """Token usage of the run that produced the reply."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class TurnTimings(_Model):
+    """When the turn started and ended (workflow time)."""
+
+    started_at: datetime
+    message_added_at: datetime
+    run_completed_at: datetime
+    finished_at: datetime
+
+
+class TurnResult(_Model):
+    """The assistant's reply to a turn."""
+
+    reply: str
+    content: list[dict[str, Any]] = Field(default_factory=list)
+    reply_message_ids: list[str] = Field(default_factory=list)
+    user_message_id: str
+    run_id: str
+    status: Literal["completed", "incomplete"]
+    incomplete_reason: str | None = None
+    usage: Usage | None = None
+    attempts: list[RunAttempt]
+    timings: TurnTimings
+
+
+TurnPhase = Literal[
+    "starting", "adding_message", "creating_run", "waiting", "cancelling", "fetching_reply", "done"
+]
+
+
+class ProgressQuery(_Model):
+    """Input of the `progress` query (no options yet)."""
+
+
+class TurnProgress(_Model):
+    """Answer of the `progress` query: where the turn is now."""
+
+    phase: TurnPhase
+    attempt: int = 0
+    run_id: str | None = None
+    user_message_id: str | None = None

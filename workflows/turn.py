@@ -1,0 +1,235 @@
+"""`TurnWorkflow`: one durable conversation turn (DESIGN.md, "The data flow of one turn").
+
+add message → create run → wait for run → (stuck, expired or transiently failed: cancel, new run) →
+fetch reply. The short Threads API calls run as local activities and the long wait as one
+heartbeating activity, which keeps a happy turn at 14 history events and one task-queue round trip.
+Deterministic code only: time from `workflow.now()`, logs through `workflow.logger`, I/O in activities.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, TimeoutError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from activities.threads import ThreadsActivities
+    from workflows import activity_options as opts
+    from workflows.activity_contracts import (
+        AddMessageInput,
+        CancelRunInput,
+        CreateRunInput,
+        FetchReplyInput,
+        RunSnapshot,
+        WaitForRunInput,
+    )
+    from workflows.contracts import (
+        ASSISTANT_ID,
+        CONVERSATION_ID,
+        THREAD_ID,
+        TURN_WORKFLOW,
+        ProgressQuery,
+        RunAttempt,
+        RunOutcome,
+        TurnPhase,
+        TurnProgress,
+        TurnRequest,
+        TurnResult,
+        TurnTimings,
+    )
+    from workflows.outcomes import classify, failure_for, retryable, turn_failure
+
+SCAN_SLACK_SECONDS = 120
+"""How far before the turn's start an object it wrote may be dated (clock skew between services)."""
+
+
+@workflow.defn(name=TURN_WORKFLOW)
+class TurnWorkflow:
+    """Runs one turn: the result is the assistant's reply, a failure a typed `ApplicationError`."""
+
+    def __init__(self) -> None:
+        self._progress = TurnProgress(phase="starting")
+
+    @workflow.query
+    def progress(self, query: ProgressQuery | None = None) -> TurnProgress:
+        """Where the turn is now: phase, attempt, run id."""
+        return self._progress
+
+    @workflow.run
+    async def run(self, request: TurnRequest) -> TurnResult:
+        """Run the turn described by `request`."""
+        self._upsert_search_attributes(request)
+        try:
+            return await self._turn(request)
+        except BaseException as err:
+            if is_cancelled_exception(err) and self._progress.run_id is not None:
+                workflow.logger.info("turn cancelled: cancelling run %s", self._progress.run_id)
+                await self._cancel_run(request, self._progress.run_id)
+            raise
+
+    async def _turn(self, request: TurnRequest) -> TurnResult:
+        started_at = workflow.now()
+        not_before = int(started_at.timestamp()) - SCAN_SLACK_SECONDS
+        policy = request.policy
+
+        self._set_phase("adding_message")
+        with turn_failure():
+            added = await workflow.execute_local_activity_method(
+                ThreadsActivities.add_message,
+                AddMessageInput(
+                    thread_id=request.thread_id,
+                    assistant_id=request.assistant_id,
+                    turn_key=request.turn_key,
+                    not_before=not_before,
+                    thread_busy_wait_seconds=policy.thread_busy_wait_seconds,
+                    message=request.message,
+                ),
+                summary="add message",
+                **opts.write_options(policy),
+            )
+        self._progress = self._progress.model_copy(update={"user_message_id": added.message_id})
+        message_added_at = workflow.now()
+
+        attempts: list[RunAttempt] = []
+        snapshot: RunSnapshot | None = None
+        for attempt in range(1, policy.max_run_attempts + 1):
+            run_started = workflow.now()
+            self._set_phase("creating_run", attempt=attempt)
+            with turn_failure():
+                created = await workflow.execute_local_activity_method(
+                    ThreadsActivities.create_run,
+                    CreateRunInput(
+                        thread_id=request.thread_id,
+                        assistant_id=request.assistant_id,
+                        turn_key=request.turn_key,
+                        not_before=not_before,
+                        thread_busy_wait_seconds=policy.thread_busy_wait_seconds,
+                        attempt=attempt,
+                        run=request.run,
+                    ),
+                    summary=f"create run (attempt {attempt}/{policy.max_run_attempts})",
+                    **opts.write_options(policy),
+                )
+            self._set_phase("waiting", attempt=attempt, run_id=created.run_id)
+            deadline = run_started + timedelta(seconds=policy.run_deadline_seconds)
+            snapshot = await self._wait_for_run(request, created.run_id, deadline)
+            outcome = classify(snapshot)
+            attempts.append(self._attempt(attempt, snapshot, outcome, run_started))
+            if outcome in ("completed", "incomplete"):
+                break
+            if outcome in ("timed_out", "requires_action"):
+                await self._cancel_run(request, created.run_id)
+            if not retryable(outcome, snapshot.error_code) or attempt == policy.max_run_attempts:
+                raise failure_for(outcome, snapshot, attempts=len(attempts))
+            workflow.logger.info("run %s ended %s: starting a new run", created.run_id, outcome)
+        assert snapshot is not None  # the loop runs at least once and breaks or raises
+        run_completed_at = workflow.now()
+
+        self._set_phase("fetching_reply", run_id=snapshot.run_id)
+        with turn_failure():
+            reply = await workflow.execute_local_activity_method(
+                ThreadsActivities.fetch_reply,
+                FetchReplyInput(thread_id=request.thread_id, run_id=snapshot.run_id),
+                summary=f"fetch reply of {snapshot.run_id}",
+                **opts.read_options(),
+            )
+        self._set_phase("done", run_id=snapshot.run_id)
+        return TurnResult(
+            reply=reply.text,
+            content=reply.content,
+            reply_message_ids=reply.message_ids,
+            user_message_id=added.message_id,
+            run_id=snapshot.run_id,
+            status="completed" if snapshot.status == "completed" else "incomplete",
+            incomplete_reason=snapshot.incomplete_reason,
+            usage=snapshot.usage,
+            attempts=attempts,
+            timings=TurnTimings(
+                started_at=started_at,
+                message_added_at=message_added_at,
+                run_completed_at=run_completed_at,
+                finished_at=workflow.now(),
+            ),
+        )
+
+    async def _wait_for_run(self, request: TurnRequest, run_id: str, deadline: datetime) -> RunSnapshot:
+        """Wait for the run; a wait cut short by its own timeout counts as a passed deadline."""
+        try:
+            with turn_failure(passthrough_timeouts=True):
+                return await workflow.execute_activity_method(
+                    ThreadsActivities.wait_for_run,
+                    WaitForRunInput(
+                        thread_id=request.thread_id,
+                        run_id=run_id,
+                        deadline=deadline,
+                        poll=request.policy.poll,
+                    ),
+                    summary=f"wait for run {run_id}",
+                    **opts.wait_options(request.policy, deadline - workflow.now()),
+                )
+        except ActivityError as err:
+            if not isinstance(err.cause, TimeoutError):
+                raise
+            workflow.logger.warning("wait for run %s timed out: %s", run_id, err.cause)
+            return RunSnapshot(run_id=run_id, status="unknown", deadline_passed=True)
+
+    async def _cancel_run(self, request: TurnRequest, run_id: str) -> None:
+        """Cancel the run, best effort: a failure to cancel is logged, never raised."""
+        self._set_phase("cancelling", run_id=run_id)
+        try:
+            await workflow.execute_local_activity_method(
+                ThreadsActivities.cancel_run,
+                CancelRunInput(thread_id=request.thread_id, run_id=run_id),
+                summary=f"cancel run {run_id}",
+                **opts.cancel_options(),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("could not cancel run %s: %s", run_id, err.cause or err)
+
+    def _set_phase(self, phase: TurnPhase, *, attempt: int = 0, run_id: str | None = None) -> None:
+        """Record the phase for the `progress` query and the UI's current details."""
+        self._progress = self._progress.model_copy(
+            update={
+                "phase": phase,
+                "attempt": attempt or self._progress.attempt,
+                "run_id": run_id or self._progress.run_id,
+            }
+        )
+        details = f"{phase.replace('_', ' ')}"
+        if self._progress.attempt:
+            details += f" · attempt {self._progress.attempt}"
+        if self._progress.run_id:
+            details += f" · run {self._progress.run_id}"
+        workflow.set_current_details(details)
+
+    @staticmethod
+    def _attempt(
+        attempt: int, snapshot: RunSnapshot, outcome: RunOutcome, started_at: datetime
+    ) -> RunAttempt:
+        return RunAttempt(
+            attempt=attempt,
+            run_id=snapshot.run_id,
+            outcome=outcome,
+            error_code=snapshot.error_code,
+            error_message=snapshot.error_message,
+            started_at=started_at,
+            finished_at=workflow.now(),
+        )
+
+    @staticmethod
+    def _upsert_search_attributes(request: TurnRequest) -> None:
+        """Set the search attributes the starter did not set already (one event, only if needed)."""
+        current = workflow.info().typed_search_attributes
+        wanted = [
+            (THREAD_ID, request.thread_id),
+            (ASSISTANT_ID, request.assistant_id),
+            (CONVERSATION_ID, request.conversation_id),
+        ]
+        updates = [
+            key.value_set(value)
+            for key, value in wanted
+            if value is not None and current.get(key) != value
+        ]
+        if updates:
+            workflow.upsert_search_attributes(updates)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from starter.api import Threadloom
+from starter.api import Threadloom, validate_request
 from starter.errors import TurnError
 from starter.settings import Settings
 from threads_client import ThreadsClient, ThreadsError
@@ -16,10 +16,9 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
 
     Exit codes: 0 reply printed, 1 the turn failed (the error type is printed), 2 bad input.
     """
-    thread_id = args.thread or await _new_thread(settings)
     overrides = {"instructions": args.instructions, "model": args.model}
     fields: dict[str, object] = {
-        "thread_id": thread_id,
+        "thread_id": args.thread or "thread_new",
         "assistant_id": args.assistant,
         "message": {"text": args.text},
         "run": {name: value for name, value in overrides.items() if value is not None},
@@ -28,9 +27,12 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
         fields["turn_key"] = args.turn_key
     if args.deadline:
         fields["policy"] = {"run_deadline_seconds": args.deadline}
-    threadloom = await Threadloom.connect(settings)
     try:
-        result = await threadloom.run_turn(fields)
+        request = validate_request(fields)  # before a new thread is created for it
+        if not args.thread:
+            request = request.model_copy(update={"thread_id": await _new_thread(settings)})
+        threadloom = await Threadloom.connect(settings)
+        result = await threadloom.run_turn(request)
     except TurnError as error:
         print(f"{error.type}: {error.message}", file=sys.stderr)
         return 2 if error.type == "InvalidRequest" else 1

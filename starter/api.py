@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -173,9 +174,9 @@ def turn_error(err: WorkflowFailureError, workflow_id: str | None = None) -> Tur
 
 def _search_attributes(turn: TurnRequest) -> TypedSearchAttributes:
     pairs = [
-        THREAD_ID.value_set(turn.thread_id),
-        ASSISTANT_ID.value_set(turn.assistant_id),
+        SearchAttributePair(THREAD_ID, turn.thread_id),
+        SearchAttributePair(ASSISTANT_ID, turn.assistant_id),
     ]
     if turn.conversation_id:
-        pairs.append(CONVERSATION_ID.value_set(turn.conversation_id))
+        pairs.append(SearchAttributePair(CONVERSATION_ID, turn.conversation_id))
     return TypedSearchAttributes(pairs)

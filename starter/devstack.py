@@ -61,10 +61,20 @@ async def _wait_for_port(
     while time.monotonic() < deadline:
         if process.returncode is not None:
             raise DevStackError(f"the Temporal dev server exited with {process.returncode}; see {log}")
-        if not port_is_free(host, port):
+        if not port_is_free(host, port) and await _serving(f"{host}:{port}"):
             return
         await asyncio.sleep(0.1)
-    raise DevStackError(f"the Temporal dev server did not listen on {port} in {seconds:.0f}s; see {log}")
+    raise DevStackError(f"the Temporal dev server did not serve on {port} in {seconds:.0f}s; see {log}")
+
+
+async def _serving(address: str) -> bool:
+    from temporalio.client import Client
+
+    try:
+        client = await Client.connect(address)
+        return await client.service_client.check_health()
+    except RuntimeError:
+        return False
 
 
 @contextlib.asynccontextmanager
@@ -165,15 +175,21 @@ async def dev_stack(
     from worker import run_worker
 
     explicit = settings.model_fields_set
+    start_temporal = settings.embedded_temporal
+    if start_temporal is None:
+        start_temporal = "temporal_address" not in explicit
+    start_threads = settings.embedded_threads_server
+    if start_threads is None:
+        start_threads = "threads_base_url" not in explicit
     async with contextlib.AsyncExitStack() as stack:
         temporal_address, ui_url = settings.temporal_address, None
-        if "temporal_address" not in explicit:
+        if start_temporal:
             say("starting the Temporal dev server …")
             temporal_address = await stack.enter_async_context(temporal_dev_server(settings))
             ui_url = f"http://localhost:{settings.ui_port}"
             say(f"  Temporal at {temporal_address}, UI at {ui_url}")
         threads_base_url = settings.threads_base_url
-        if "threads_base_url" not in explicit:
+        if start_threads:
             say("starting the threads server (echo responder) …")
             threads_base_url = await stack.enter_async_context(
                 embedded_threads_server(settings, faults_enabled=faults_enabled)

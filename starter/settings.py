@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     threads_azure_api_version: str | None = None
     threads_timeout_seconds: float = 30.0
 
+    embedded_temporal: bool | None = Field(
+        default=None,
+        description="dev/demo start the Temporal dev server (default: unless an address is set)",
+    )
+    embedded_threads_server: bool | None = Field(
+        default=None, description="dev/demo start the threads server (default: unless a base URL is set)"
+    )
     home: Path = Field(default=Path(".threadloom"), description="state of the embedded stack")
     temporal_binary: str | None = Field(default=None, description="path of the `temporal` CLI")
     ui_port: int = 8233

@@ -194,9 +194,7 @@ class ThreadsClient:
         timeout: float | None = None,  # noqa: ASYNC109 - per-attempt HTTP timeout
         stream: bool = False,
     ) -> httpx.Response:
-        query = {
-            key: _query_value(value) for key, value in (params or {}).items() if value is not None
-        }
+        query = {key: _query_value(value) for key, value in (params or {}).items() if value is not None}
         request = self._http.build_request(
             method,
             path.lstrip("/"),
@@ -214,9 +212,7 @@ class ThreadsClient:
                 error = APITimeoutError(f"Request timed out: {method} {request.url.path}")
                 error.__cause__ = exc
             except httpx.TransportError as exc:
-                error = APIConnectionError(
-                    f"Connection error: {method} {request.url.path}: {exc!r}"
-                )
+                error = APIConnectionError(f"Connection error: {method} {request.url.path}: {exc!r}")
                 error.__cause__ = exc
             else:
                 if response.is_success:

@@ -49,9 +49,7 @@ class AsyncPage(Generic[ModelT]):
     def __repr__(self) -> str:
         if not self._loaded:
             return f"AsyncPage({self._model.__name__}, params={self._params!r}, not loaded)"
-        return (
-            f"AsyncPage({self._model.__name__}, items={len(self._data)}, has_more={self._has_more})"
-        )
+        return f"AsyncPage({self._model.__name__}, items={len(self._data)}, has_more={self._has_more})"
 
     @property
     def data(self) -> list[ModelT]:

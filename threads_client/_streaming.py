@@ -1,8 +1,8 @@
 """Server-sent events: a small incremental parser and the typed stream events built from it.
 
 Choices:
-- A stream ends after the ``done`` event (which is yielded, data ``"[DONE]"``) or when the server
-  closes the connection, whichever comes first.
+- A stream ends after the ``done`` event (which is yielded, data ``"[DONE]"``; a bare
+  ``data: [DONE]`` counts too) or when the server closes the connection, whichever comes first.
 - An ``error`` event is yielded as ``StreamEvent("error", ErrorObject)``; iteration does not raise
   on it, so the caller sees every event the server sent and decides. Both ``{"error": {...}}`` and a
   bare error object are accepted.
@@ -141,7 +141,9 @@ class SSEDecoder:
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
-        if not self._data and not self._event:
+        if not self._data:
+            # As the SSE standard says: an event without data lines is dropped.
+            self._event = ""
             return None
         event = ServerSentEvent(
             event=self._event or "message",
@@ -181,7 +183,7 @@ def to_stream_event(sse: ServerSentEvent) -> StreamEvent:
     """Turn a raw server-sent event into a typed :class:`StreamEvent`."""
     # model_construct: the data is already parsed; re-validating the union could coerce a
     # pass-through dict into a model.
-    if sse.event == "done":
+    if sse.event == "done" or (sse.event == "message" and sse.data == "[DONE]"):
         return StreamEvent.model_construct(event="done", data=sse.data)
     try:
         payload: Any = json.loads(sse.data)

@@ -72,9 +72,7 @@ class Messages(Resource):
     ) -> Message:
         """Replace a message's metadata."""
         route = path("threads", thread_id, "messages", message_id)
-        return await self._client.request_model(
-            Message, "POST", route, json=body(metadata=metadata)
-        )
+        return await self._client.request_model(Message, "POST", route, json=body(metadata=metadata))
 
     async def delete(self, thread_id: str, message_id: str) -> DeletionStatus:
         """Delete a message."""

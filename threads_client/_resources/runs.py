@@ -64,9 +64,7 @@ class Runs(Resource):
 
     async def retrieve(self, thread_id: str, run_id: str) -> Run:
         """Read a run."""
-        return await self._client.request_model(
-            Run, "GET", path("threads", thread_id, "runs", run_id)
-        )
+        return await self._client.request_model(Run, "GET", path("threads", thread_id, "runs", run_id))
 
     async def retrieve_for_poll(
         self,

@@ -59,15 +59,11 @@ class Threads(Resource):
     ) -> Thread:
         """Replace a thread's metadata and/or tool resources (``None``: left unchanged)."""
         payload = body(metadata=metadata, tool_resources=tool_resources)
-        return await self._client.request_model(
-            Thread, "POST", path("threads", thread_id), json=payload
-        )
+        return await self._client.request_model(Thread, "POST", path("threads", thread_id), json=payload)
 
     async def delete(self, thread_id: str) -> DeletionStatus:
         """Delete a thread."""
-        return await self._client.request_model(
-            DeletionStatus, "DELETE", path("threads", thread_id)
-        )
+        return await self._client.request_model(DeletionStatus, "DELETE", path("threads", thread_id))
 
     async def create_and_run(
         self,

@@ -1,16 +1,22 @@
-"""Engine test fixtures: one Temporal dev server per session, a fresh task queue per test."""
+"""Engine test fixtures: one Temporal dev server and one threads server per session (real HTTP on free
+ports), a fresh thread and task queue per test, the real worker or fakes on it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from starter.api import Threadloom
 from starter.temporal_binary import find_temporal_binary
+from threads_client import ThreadsClient
+from worker import build_worker
 from workflows.contracts import SEARCH_ATTRIBUTES
 
 
@@ -39,3 +45,46 @@ def task_queue() -> str:
 def loom(temporal_env: WorkflowEnvironment, task_queue: str) -> Threadloom:
     """The starter API on the test server and this test's task queue."""
     return Threadloom(temporal_env.client, task_queue=task_queue)
+
+
+@pytest.fixture(scope="session")
+async def threads_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    from threads_server.testing import running_server
+
+    path: Path = tmp_path_factory.mktemp("threads")
+    async with running_server(path, faults_enabled=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def threads(threads_server: Any) -> AsyncIterator[ThreadsClient]:
+    async with ThreadsClient(threads_server.base_url, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def assistant_id(threads: ThreadsClient) -> str:
+    assistant = await threads.assistants.create(model="echo", name="engine tests")
+    return assistant.id
+
+
+@pytest.fixture
+async def thread_id(threads: ThreadsClient) -> str:
+    return (await threads.threads.create()).id
+
+
+@pytest.fixture
+async def control(threads_server: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The server's test controls (`/_threadloom/...`); HTTP faults are cleared after each test."""
+    async with httpx.AsyncClient(base_url=threads_server.root_url) as client:
+        yield client
+        await client.delete("/_threadloom/faults")
+
+
+@pytest.fixture
+async def engine_worker(
+    temporal_env: WorkflowEnvironment, threads: ThreadsClient, task_queue: str
+) -> AsyncIterator[None]:
+    """The real worker (real activities, real client) on this test's task queue."""
+    async with build_worker(temporal_env.client, threads, task_queue=task_queue):
+        yield

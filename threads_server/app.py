@@ -1,0 +1,81 @@
+"""Assembles the FastAPI app: routers under `/v1`, error handlers, HTTP layer, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from threads_server import (
+    routes_assistants,
+    routes_internal,
+    routes_messages,
+    routes_runs,
+    routes_steps,
+    routes_threads,
+)
+from threads_server.db import Database
+from threads_server.errors import install_error_handlers
+from threads_server.events import RunEvents
+from threads_server.faults import HttpFaultMiddleware, HttpFaults
+from threads_server.http_layer import AuthMiddleware, RequestStats, StatsMiddleware
+from threads_server.responders import Responder
+from threads_server.responders.chat_completions import ChatCompletionsResponder
+from threads_server.responders.echo import EchoResponder
+from threads_server.runner import Runner
+from threads_server.services import Services
+from threads_server.settings import ServerSettings
+
+log = logging.getLogger("threads_server")
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The threads server app; its lifespan opens the database and recovers interrupted runs."""
+    settings = settings or ServerSettings()
+    stats = RequestStats()
+    faults = HttpFaults()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.db_path)
+        await db.open()
+        responders: dict[str, Responder] = {"echo": EchoResponder()}
+        chat = None
+        if settings.llm.base_url:
+            chat = ChatCompletionsResponder(settings.llm)
+            responders["chat_completions"] = chat
+        elif settings.responder == "chat_completions":
+            raise RuntimeError("responder 'chat_completions' needs THREADLOOM_LLM_BASE_URL")
+        events = RunEvents()
+        runner = Runner(db, events, settings, responders)
+        recovered = await runner.recover()
+        if recovered:
+            log.warning("failed %d run(s) interrupted by a restart", len(recovered))
+        app.state.services = Services(settings, db, events, runner, stats, faults)
+        try:
+            yield
+        finally:
+            await runner.shutdown()
+            if chat is not None:
+                await chat.aclose()
+            await db.close()
+
+    app = FastAPI(title="threadloom Threads API", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    for module in (
+        routes_threads,
+        routes_messages,
+        routes_runs,
+        routes_steps,
+        routes_assistants,
+    ):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(routes_internal.router)
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    # Added innermost first: stats (outermost) → HTTP faults → auth → routes.
+    app.add_middleware(AuthMiddleware, api_key=api_key)
+    app.add_middleware(HttpFaultMiddleware, faults=faults, enabled=settings.faults_enabled)
+    app.add_middleware(StatsMiddleware, stats=stats)
+    return app

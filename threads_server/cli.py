@@ -1,0 +1,63 @@
+"""`threadloom serve` / `python -m threads_server`: run the Threads API server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from threads_server.app import create_app
+from threads_server.serving import build_server
+from threads_server.settings import ServerSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `serve` arguments; unset ones fall back to `THREADLOOM_SERVER_*` settings."""
+    parser = argparse.ArgumentParser(
+        prog="threadloom serve", description="Run the self-hosted Threads API server."
+    )
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8700)")
+    parser.add_argument("--db", type=Path, help="SQLite file (default .threadloom/threads.db)")
+    parser.add_argument("--api-key", help="require this key (Authorization: Bearer …)")
+    parser.add_argument(
+        "--responder", choices=["auto", "echo", "chat_completions"], help="default: auto"
+    )
+    parser.add_argument("--faults", action="store_true", help="enable fault injection")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """Settings from the environment, overridden by the given arguments."""
+    overrides: dict[str, object] = {}
+    for name, field in (
+        ("host", "host"),
+        ("port", "port"),
+        ("db", "db_path"),
+        ("responder", "responder"),
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[field] = value
+    if args.api_key:
+        overrides["api_key"] = SecretStr(args.api_key)
+    if args.faults:
+        overrides["faults_enabled"] = True
+    return ServerSettings(**overrides)  # type: ignore[arg-type]
+
+
+def serve_main(argv: list[str] | None = None) -> int:
+    """Parse `argv`, serve until interrupted; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = build_server(create_app(settings), settings.host, settings.port)
+    print(f"threads server on http://{settings.host}:{settings.port}/v1 (db {settings.db_path})")
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,88 @@
+"""Responders produce a run's output: a reply text or function tool calls.
+
+```
+Responder.respond(ResponderInput) -> Reply | ToolCalls      raises ResponderError(code, message)
+├── EchoResponder            deterministic, offline (`echo.py`)
+└── ChatCompletionsResponder OpenAI-compatible chat completions (`chat_completions.py`)
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Usage = dict[str, int]
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """One round of function calls of this run, with outputs once submitted."""
+
+    calls: list[dict[str, Any]]  # {"id", "name", "arguments", "output"}
+
+
+@dataclass(frozen=True)
+class ResponderInput:
+    """What a responder sees: the run's settings, the thread, and the tool rounds so far."""
+
+    model: str
+    instructions: str
+    messages: list[dict[str, Any]]  # message objects of the thread, in order
+    tools: list[dict[str, Any]]
+    rounds: list[ToolRound] = field(default_factory=list)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
+    response_format: Any = "auto"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A text answer; `incomplete_reason` names a token limit that cut it short."""
+
+    text: str
+    usage: Usage
+    incomplete_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """Function calls to make (`{"name", "arguments"}`), answered by submitting outputs."""
+
+    calls: list[dict[str, str]]
+    usage: Usage
+
+
+class ResponderError(Exception):
+    """The responder failed; `code` is a run `last_error.code`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Responder(Protocol):
+    """Anything with `async respond(input) -> Reply | ToolCalls`."""
+
+    async def respond(self, request: ResponderInput) -> Reply | ToolCalls: ...
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text parts of a message object, joined by newlines."""
+    return "\n".join(
+        part["text"]["value"] for part in message.get("content", []) if part.get("type") == "text"
+    )
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> Usage:
+    """A usage dict."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }

@@ -1,0 +1,126 @@
+"""The chat-completions responder: any OpenAI-compatible `/chat/completions` endpoint.
+
+The run's instructions become the system message, the thread's messages follow in order, and every
+tool round of the run so far is replayed as an assistant `tool_calls` message plus one `tool` message
+per output. Function tools are offered as chat tools; an answer with `tool_calls` becomes
+`requires_action`, `finish_reason == "length"` an `incomplete` run (`max_completion_tokens`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from threads_server.responders import (
+    Reply,
+    ResponderError,
+    ResponderInput,
+    ToolCalls,
+    message_text,
+    usage,
+)
+from threads_server.settings import LLMSettings
+
+
+def build_request(request: ResponderInput, model: str) -> dict[str, Any]:
+    """The chat-completions request body for a run."""
+    messages: list[dict[str, Any]] = []
+    if request.instructions:
+        messages.append({"role": "system", "content": request.instructions})
+    for message in request.messages:
+        text = message_text(message)
+        if text:
+            messages.append({"role": message["role"], "content": text})
+    for tool_round in request.rounds:
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": call["arguments"]},
+                    }
+                    for call in tool_round.calls
+                ],
+            }
+        )
+        messages.extend(
+            {"role": "tool", "tool_call_id": call["id"], "content": call["output"] or ""}
+            for call in tool_round.calls
+        )
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    tools = [tool for tool in request.tools if tool.get("type") == "function"]
+    if tools:
+        body["tools"] = [{"type": "function", "function": tool["function"]} for tool in tools]
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+        choice = request.tool_choice
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            body["tool_choice"] = {"type": "function", "function": choice["function"]}
+        elif choice in ("none", "auto", "required"):
+            body["tool_choice"] = choice
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.max_completion_tokens is not None:
+        body["max_tokens"] = request.max_completion_tokens
+    if isinstance(request.response_format, dict):
+        body["response_format"] = request.response_format
+    return body
+
+
+class ChatCompletionsResponder:
+    """Calls `POST {base_url}/chat/completions` once per round."""
+
+    def __init__(self, settings: LLMSettings, client: httpx.AsyncClient | None = None) -> None:
+        self._settings = settings
+        self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    async def respond(self, request: ResponderInput) -> Reply | ToolCalls:
+        """Ask the model; map its answer, usage and finish reason onto the run."""
+        base_url = (self._settings.base_url or "").rstrip("/")
+        headers = {}
+        if self._settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {self._settings.api_key.get_secret_value()}"
+        body = build_request(request, self._settings.model or request.model)
+        try:
+            response = await self._client.post(
+                f"{base_url}/chat/completions", json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ResponderError("server_error", f"Model request failed: {exc!r}") from exc
+        if response.status_code == 429:
+            raise ResponderError("rate_limit_exceeded", "The model backend is rate limited.")
+        if response.status_code >= 400:
+            raise ResponderError(
+                "server_error",
+                f"The model backend answered {response.status_code}: {response.text[:300]}",
+            )
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ResponderError("server_error", "Malformed chat-completions answer.") from exc
+        raw_usage = data.get("usage") or {}
+        spent = usage(
+            int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0)
+        )
+        if message.get("tool_calls"):
+            calls = [
+                {
+                    "name": call["function"]["name"],
+                    "arguments": call["function"].get("arguments") or "{}",
+                }
+                for call in message["tool_calls"]
+            ]
+            return ToolCalls(calls, spent)
+        reason = "max_completion_tokens" if choice.get("finish_reason") == "length" else None
+        return Reply(message.get("content") or "", spent, reason)

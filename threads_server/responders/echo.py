@@ -1,0 +1,104 @@
+"""The `echo` responder: deterministic, offline, and able to call function tools on request.
+
+The reply to a run is `Echo: <text of the last user message>`. Each line `/tool NAME {json}` of that
+message becomes a call of function NAME (if the run has such a function tool); all such lines form one
+step of parallel calls, and a line `/then` starts the next round, asked for after the outputs of the
+previous one are submitted. Once every round is answered the reply is
+`Echo: <text without the /tool and /then lines>` followed by one line `[NAME] <output>` per output.
+Tokens are counted as whitespace-separated words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from threads_server.responders import (
+    Reply,
+    ResponderInput,
+    ToolCalls,
+    message_text,
+    usage,
+)
+
+TOOL_LINE = re.compile(r"^/tool\s+([A-Za-z0-9_-]{1,64})(?:\s+(.*))?$")
+
+
+def count_tokens(text: str) -> int:
+    """Whitespace-separated words: the echo responder's stand-in for tokens."""
+    return len(text.split())
+
+
+def _arguments(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return "{}"
+    try:
+        return json.dumps(json.loads(raw))
+    except json.JSONDecodeError:
+        return None
+
+
+def parse_rounds(text: str, functions: set[str]) -> tuple[list[list[dict[str, str]]], list[str]]:
+    """Split a message into tool-call rounds and the remaining text lines."""
+    rounds: list[list[dict[str, str]]] = [[]]
+    remaining: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == "/then":
+            rounds.append([])
+            continue
+        match = TOOL_LINE.match(stripped)
+        arguments = _arguments(match.group(2)) if match else None
+        if match and match.group(1) in functions and arguments is not None:
+            rounds[-1].append({"name": match.group(1), "arguments": arguments})
+            continue
+        remaining.append(line)
+    return [calls for calls in rounds if calls], remaining
+
+
+class EchoResponder:
+    """See the module docstring."""
+
+    async def respond(self, request: ResponderInput) -> Reply | ToolCalls:
+        """Answer the last user message, or ask for the next round of tool calls."""
+        users = [m for m in request.messages if m.get("role") == "user"]
+        text = message_text(users[-1]) if users else ""
+        functions = {
+            tool["function"]["name"] for tool in request.tools if tool.get("type") == "function"
+        }
+        rounds, remaining = parse_rounds(text, functions)
+        prompt_tokens = count_tokens(request.instructions) + sum(
+            count_tokens(message_text(m)) for m in request.messages
+        )
+        if request.max_prompt_tokens is not None and prompt_tokens > request.max_prompt_tokens:
+            return Reply("", usage(request.max_prompt_tokens, 0), "max_prompt_tokens")
+        done = len(request.rounds)
+        if done < len(rounds):
+            calls = rounds[done]
+            return ToolCalls(calls, usage(prompt_tokens, sum(len(c["arguments"]) for c in calls)))
+        reply = self._reply(text, remaining, request.rounds, bool(rounds))
+        return _limit(reply, prompt_tokens, request.max_completion_tokens)
+
+    @staticmethod
+    def _reply(text: str, remaining: list[str], rounds: list[Any], called: bool) -> str:
+        if not called:
+            return f"Echo: {text}"
+        lines = [f"Echo: {chr(10).join(remaining).strip()}"]
+        for tool_round in rounds:
+            lines.extend(f"[{call['name']}] {call['output']}" for call in tool_round.calls)
+        return "\n".join(lines)
+
+
+def _limit(reply: str, prompt_tokens: int, max_completion_tokens: int | None) -> Reply:
+    words = reply.split(" ")
+    completion = count_tokens(reply)
+    if max_completion_tokens is None or completion <= max_completion_tokens:
+        return Reply(reply, usage(prompt_tokens, completion))
+    kept: list[str] = []
+    for word in words:
+        if count_tokens(" ".join([*kept, word])) > max_completion_tokens:
+            break
+        kept.append(word)
+    cut = " ".join(kept)
+    return Reply(cut, usage(prompt_tokens, count_tokens(cut)), "max_completion_tokens")

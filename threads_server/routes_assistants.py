@@ -1,0 +1,53 @@
+"""`/v1/assistants…`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from threads_server import storage_assistants
+from threads_server.request_models import (
+    AssistantFields,
+    CreateAssistant,
+    dump,
+    list_query,
+    read_body,
+)
+from threads_server.services import Services, services
+from threads_server.storage_rows import ListQuery
+
+router = APIRouter(tags=["assistants"])
+Svc = Annotated[Services, Depends(services)]
+
+
+@router.post("/assistants")
+async def create_assistant(request: Request, svc: Svc) -> dict[str, Any]:
+    """Create an assistant (`model` selects the responder: `echo` or a chat model)."""
+    body = await read_body(request, CreateAssistant)
+    return await svc.db.run(storage_assistants.create_assistant, dump(body))
+
+
+@router.get("/assistants")
+async def list_assistants(svc: Svc, query: Annotated[ListQuery, Depends(list_query)]) -> dict[str, Any]:
+    """List assistants."""
+    return await svc.db.run(storage_assistants.list_assistants, query)
+
+
+@router.get("/assistants/{assistant_id}")
+async def retrieve_assistant(assistant_id: str, svc: Svc) -> dict[str, Any]:
+    """Retrieve an assistant."""
+    return await svc.db.run(storage_assistants.get_assistant, assistant_id)
+
+
+@router.post("/assistants/{assistant_id}")
+async def modify_assistant(assistant_id: str, request: Request, svc: Svc) -> dict[str, Any]:
+    """Change an assistant's fields."""
+    body = await read_body(request, AssistantFields, allow_empty=True)
+    return await svc.db.run(storage_assistants.modify_assistant, assistant_id, dump(body))
+
+
+@router.delete("/assistants/{assistant_id}")
+async def delete_assistant(assistant_id: str, svc: Svc) -> dict[str, Any]:
+    """Delete an assistant."""
+    return await svc.db.run(storage_assistants.delete_assistant, assistant_id)

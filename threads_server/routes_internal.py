@@ -1,0 +1,65 @@
+"""`/_threadloom/…`: health, the request counter and the HTTP fault queue (outside `/v1` and auth)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from threads_server.errors import APIError
+from threads_server.faults import HttpFault
+from threads_server.request_models import read_body
+from threads_server.services import Services, services
+
+router = APIRouter(prefix="/_threadloom", tags=["threadloom"])
+Svc = Annotated[Services, Depends(services)]
+
+
+@router.get("/health")
+async def health(svc: Svc) -> dict[str, Any]:
+    """Liveness, plus what this server offers."""
+    return {
+        "ok": True,
+        "long_poll_max_ms": svc.settings.long_poll_max_ms,
+        "faults_enabled": svc.settings.faults_enabled,
+    }
+
+
+@router.get("/stats")
+async def stats(svc: Svc) -> dict[str, Any]:
+    """Requests seen since start-up (or the last reset), total and per route."""
+    return svc.stats.snapshot()
+
+
+@router.post("/stats/reset")
+async def reset_stats(svc: Svc) -> dict[str, Any]:
+    """Start counting from zero."""
+    svc.stats.reset()
+    return svc.stats.snapshot()
+
+
+def _require_faults(svc: Services) -> None:
+    if not svc.settings.faults_enabled:
+        raise APIError("Fault injection is disabled; start the server with --faults.")
+
+
+@router.post("/faults")
+async def add_fault(request: Request, svc: Svc) -> dict[str, Any]:
+    """Queue an HTTP fault for matching requests."""
+    _require_faults(svc)
+    fault = await read_body(request, HttpFault)
+    svc.faults.add(fault)
+    return {"faults": svc.faults.pending()}
+
+
+@router.get("/faults")
+async def list_faults(svc: Svc) -> dict[str, Any]:
+    """The queued HTTP faults."""
+    return {"faults": svc.faults.pending()}
+
+
+@router.delete("/faults")
+async def clear_faults(svc: Svc) -> dict[str, Any]:
+    """Forget every queued HTTP fault."""
+    svc.faults.clear()
+    return {"faults": []}

@@ -1,0 +1,152 @@
+"""`/v1/threads/{thread_id}/runs…` and `/v1/threads/runs` (create thread and run).
+
+GET run carries the additive long-poll: `wait_ms` (capped at `long_poll_max_ms`) holds the answer until
+the run's status differs from `if_status` (default: its status on arrival) or the wait ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from threads_server import storage_runs
+from threads_server.events import TERMINAL_RUN_STATUSES, Event
+from threads_server.request_models import (
+    CreateRun,
+    CreateThreadAndRun,
+    ModifyMetadata,
+    SubmitToolOutputs,
+    dump,
+    list_query,
+    read_body,
+)
+from threads_server.services import Services, services
+from threads_server.storage_rows import ListQuery
+from threads_server.streaming import sse_response
+
+router = APIRouter(tags=["runs"])
+Svc = Annotated[Services, Depends(services)]
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "completed",
+    "incomplete",
+    "expired",
+]
+
+
+def _start(svc: Services, run: dict[str, Any], stream: bool, prefix: list[Event] | None = None):
+    """Launch a new run; with `stream`, answer its events as SSE."""
+    if not stream:
+        svc.runner.launch(run)
+        return run
+    subscription = svc.events.subscribe(run["id"])
+    svc.runner.launch(run)
+    return sse_response(subscription, prefix)
+
+
+@router.post("/threads/runs", response_model=None)
+async def create_thread_and_run(request: Request, svc: Svc) -> dict[str, Any] | StreamingResponse:
+    """Create a thread (with its messages) and start a run on it."""
+    body = await read_body(request, CreateThreadAndRun)
+    fields = dump(body)
+    thread_fields = dict(fields.pop("thread", None) or {})
+    if "tool_resources" in fields:
+        thread_fields["tool_resources"] = fields.pop("tool_resources")
+    thread, run = await svc.db.run(
+        storage_runs.create_thread_and_run,
+        thread_fields,
+        fields,
+        svc.settings.run_expiry_seconds,
+    )
+    return _start(svc, run, bool(body.stream), [Event("thread.created", thread)])
+
+
+@router.post("/threads/{thread_id}/runs", response_model=None)
+async def create_run(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | StreamingResponse:
+    """Create a run (400 while another run holds the thread lock)."""
+    body = await read_body(request, CreateRun)
+    run = await svc.db.run(
+        storage_runs.create_run, thread_id, dump(body), svc.settings.run_expiry_seconds
+    )
+    return _start(svc, run, bool(body.stream))
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str, svc: Svc, query: Annotated[ListQuery, Depends(list_query)]
+) -> dict[str, Any]:
+    """List a thread's runs."""
+    return await svc.db.run(storage_runs.list_runs, thread_id, query)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def retrieve_run(
+    thread_id: str,
+    run_id: str,
+    response: Response,
+    svc: Svc,
+    wait_ms: Annotated[int | None, Query(ge=0)] = None,
+    if_status: RunStatus | None = None,
+) -> dict[str, Any]:
+    """Retrieve a run; with `wait_ms`, hold the answer until its status changes (long-poll)."""
+    settings = svc.settings
+    with svc.events.subscribe(run_id) as subscription:
+        run = await svc.db.run(storage_runs.get_run, thread_id, run_id)
+        baseline = if_status or run["status"]
+        wait = min(wait_ms or 0, settings.long_poll_max_ms) / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while run["status"] == baseline and run["status"] not in TERMINAL_RUN_STATUSES:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    event = await subscription.queue.get()
+            except TimeoutError:
+                break
+            if event.event.startswith("thread.run.") and event.data.get("object") == "thread.run":
+                run = event.data
+    response.headers["threadloom-long-poll-max-ms"] = str(settings.long_poll_max_ms)
+    if run["status"] not in TERMINAL_RUN_STATUSES:
+        response.headers["openai-poll-after-ms"] = str(settings.poll_after_ms)
+    return run
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}")
+async def modify_run(thread_id: str, run_id: str, request: Request, svc: Svc) -> dict[str, Any]:
+    """Replace a run's metadata."""
+    body = await read_body(request, ModifyMetadata, allow_empty=True)
+    return await svc.db.run(storage_runs.modify_run, thread_id, run_id, dump(body))
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(thread_id: str, run_id: str, svc: Svc) -> dict[str, Any]:
+    """Cancel an active run: answers `cancelling`; the run becomes `cancelled` shortly after."""
+    return await svc.runner.cancel(thread_id, run_id)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", response_model=None)
+async def submit_tool_outputs(
+    thread_id: str, run_id: str, request: Request, svc: Svc
+) -> dict[str, Any] | StreamingResponse:
+    """Submit the outputs of every pending tool call; the run continues."""
+    body = await read_body(request, SubmitToolOutputs)
+    outputs = [item.model_dump() for item in body.tool_outputs]
+    if not body.stream:
+        return await svc.runner.submit_tool_outputs(thread_id, run_id, outputs)
+    subscription = svc.events.subscribe(run_id)
+    try:
+        await svc.runner.submit_tool_outputs(thread_id, run_id, outputs)
+    except BaseException:
+        subscription.close()
+        raise
+    return sse_response(subscription)

@@ -1,0 +1,42 @@
+"""`/v1/threads` and `/v1/threads/{thread_id}`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from threads_server import storage_threads
+from threads_server.request_models import CreateThread, ModifyThread, dump, read_body
+from threads_server.services import Services, services
+
+router = APIRouter(tags=["threads"])
+Svc = Annotated[Services, Depends(services)]
+
+
+@router.post("/threads")
+async def create_thread(request: Request, svc: Svc) -> dict[str, Any]:
+    """Create a thread, optionally with initial messages."""
+    body = await read_body(request, CreateThread, allow_empty=True)
+    return await svc.db.run(storage_threads.create_thread, dump(body))
+
+
+@router.get("/threads/{thread_id}")
+async def retrieve_thread(thread_id: str, svc: Svc) -> dict[str, Any]:
+    """Retrieve a thread."""
+    return await svc.db.run(storage_threads.get_thread, thread_id)
+
+
+@router.post("/threads/{thread_id}")
+async def modify_thread(thread_id: str, request: Request, svc: Svc) -> dict[str, Any]:
+    """Replace a thread's metadata and/or tool resources."""
+    body = await read_body(request, ModifyThread, allow_empty=True)
+    return await svc.db.run(storage_threads.modify_thread, thread_id, dump(body))
+
+
+@router.delete("/threads/{thread_id}")
+async def delete_thread(thread_id: str, svc: Svc) -> dict[str, Any]:
+    """Delete a thread with everything on it."""
+    deleted = await svc.db.run(storage_threads.delete_thread, thread_id)
+    svc.runner.forget_thread(thread_id)
+    return deleted

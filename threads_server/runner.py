@@ -1,0 +1,308 @@
+"""Run lifecycle: runs execute as asyncio tasks in the server process.
+
+```
+queued ─► in_progress ─► completed | incomplete | failed
+   ▲            └──────► requires_action ──(submit outputs)──┘
+   └─────────────────────────────────────────────────────────┘
+any active ─(cancel)─► cancelling ─► cancelled        any active ─(expires_at)─► expired
+```
+
+Each transition is one transaction (`storage_run_progress`) that checks the run's current status, then
+the matching stream events are published (`events.RunEvents`). Whoever moves a run out of the status
+another actor expected wins; the loser's transaction returns None and it stops quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from threads_server import storage_run_progress as progress
+from threads_server import storage_runs
+from threads_server.db import Database
+from threads_server.events import RunEvents
+from threads_server.faults import RunFault, parse_run_fault
+from threads_server.responders import (
+    Reply,
+    Responder,
+    ResponderError,
+    ResponderInput,
+    ToolCalls,
+    ToolRound,
+)
+from threads_server.settings import ServerSettings
+
+log = logging.getLogger("threads_server.runner")
+SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
+
+
+def text_chunks(text: str, words_per_chunk: int) -> list[str]:
+    """Split `text` into deltas of a few words; joined, they give `text` back exactly."""
+    pieces = re.split(r"(?<=\s)(?=\S)", text)
+    size = max(1, words_per_chunk)
+    return ["".join(pieces[i : i + size]) for i in range(0, len(pieces), size)] or [""]
+
+
+class Runner:
+    """Starts, advances, cancels and expires runs."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: RunEvents,
+        settings: ServerSettings,
+        responders: dict[str, Responder],
+    ) -> None:
+        self._db = db
+        self._events = events
+        self._settings = settings
+        self._responders = responders
+        self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle of the runner itself -------------------------------------------------------
+
+    async def recover(self) -> list[str]:
+        """Fail the runs a previous process left active; returns their ids."""
+        return await self._db.run(progress.recover)
+
+    async def shutdown(self) -> None:
+        """Stop timers and tasks (runs stay as they are; the next start-up fails them)."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        tasks = [task for _, task in self._tasks.values()] + list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # -- what the routes call -----------------------------------------------------------------
+
+    def launch(self, run: dict[str, Any]) -> None:
+        """Announce a new run (`created`, `queued`), arm its expiry and start it."""
+        self._publish_run(run, "thread.run.created")
+        self._publish_run(run)
+        delay = self._settings.run_expiry_seconds
+        self._timers[run["id"]] = asyncio.get_running_loop().call_later(
+            delay, self._on_expiry, run["id"]
+        )
+        self._start(run)
+
+    async def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        """Move the run to `cancelling`; it becomes `cancelled` once its task has stopped."""
+        run = await self._db.run(storage_runs.request_cancel, thread_id, run_id)
+        self._publish_run(run)
+        entry = self._tasks.get(run_id)
+        self._spawn(self._complete_cancel(run_id, entry[1] if entry else None))
+        return run
+
+    async def submit_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Record outputs (the run goes back to `queued`) and continue the run."""
+        run, step = await self._db.run(storage_runs.submit_tool_outputs, thread_id, run_id, outputs)
+        if step is not None:
+            self._events.publish(run_id, "thread.run.step.completed", step)
+        self._publish_run(run)
+        self._start(run)
+        return run
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Stop the tasks of a deleted thread's runs."""
+        for run_id, (owner, task) in list(self._tasks.items()):
+            if owner == thread_id:
+                task.cancel()
+                self._stop_timer(run_id)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _start(self, run: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._drive(run["id"]), name=f"run {run['id']}")
+        self._tasks[run["id"]] = (run["thread_id"], task)
+        task.add_done_callback(lambda _t, rid=run["id"]: self._forget_task(rid, _t))
+
+    def _forget_task(self, run_id: str, task: asyncio.Task[None]) -> None:
+        entry = self._tasks.get(run_id)
+        if entry is not None and entry[1] is task:
+            del self._tasks[run_id]
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _stop_timer(self, run_id: str) -> None:
+        handle = self._timers.pop(run_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _on_expiry(self, run_id: str) -> None:
+        self._timers.pop(run_id, None)
+        self._spawn(self._expire(run_id))
+
+    async def _expire(self, run_id: str) -> None:
+        await self._finish(run_id, "expired")
+        entry = self._tasks.get(run_id)
+        if entry is not None:
+            entry[1].cancel()
+
+    async def _complete_cancel(self, run_id: str, task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+        await self._finish(run_id, "cancelled", from_statuses=("cancelling",))
+
+    def _publish_run(self, run: dict[str, Any], event: str | None = None) -> None:
+        self._events.publish(run["id"], event or f"thread.run.{run['status']}", run)
+
+    async def _finish(self, run_id: str, status: str, **options: Any) -> None:
+        done = await self._db.run(functools.partial(progress.finish, **options), run_id, status)
+        if done is None:
+            return
+        run, steps, messages = done
+        for message in messages:
+            self._events.publish(run_id, "thread.message.incomplete", message)
+        for step in steps:
+            self._events.publish(run_id, f"thread.run.step.{step['status']}", step)
+        self._stop_timer(run_id)
+        self._publish_run(run)
+
+    async def _fault(self, run: dict[str, Any]) -> RunFault | None:
+        if not self._settings.faults_enabled:
+            return None
+        assistant_metadata = await self._db.run(progress.assistant_metadata, run["assistant_id"])
+        fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata)
+        if fault is None:
+            return None
+        claimed = await self._db.run(progress.claim_fault, run["thread_id"], fault.raw, fault.times)
+        return fault if claimed else None
+
+    def _responder(self, model: str) -> Responder:
+        name = self._settings.responder
+        if name == "auto":
+            configured = self._settings.llm.base_url and "chat_completions" in self._responders
+            name = "chat_completions" if configured and model != "echo" else "echo"
+        return self._responders[name]
+
+    async def _drive(self, run_id: str) -> None:
+        try:
+            run = await self._db.run(progress.begin, run_id)
+            if run is None:
+                return
+            self._publish_run(run)
+            fault = await self._fault(run)
+            override = None
+            if fault is not None:
+                if fault.kind == "delay":
+                    await asyncio.sleep(int(fault.value or 0) / 1000)
+                elif fault.kind == "stall":
+                    await asyncio.Event().wait()
+                elif fault.kind == "fail":
+                    error = {"code": fault.value, "message": f"Injected fault: {fault.value}."}
+                    await self._finish(run_id, "failed", last_error=error)
+                    return
+                elif fault.kind == "expire":
+                    await self._finish(run_id, "expired")
+                    return
+                elif fault.kind == "incomplete":
+                    override = fault.value
+            result = await self._respond(run_id)
+            if result is None:
+                return
+            if isinstance(result, ToolCalls) and override is None:
+                await self._ask_for_tools(run_id, result)
+            else:
+                if isinstance(result, ToolCalls):
+                    result = Reply("", result.usage)
+                await self._reply(run_id, result, override or result.incomplete_reason)
+        except asyncio.CancelledError:
+            raise
+        except ResponderError as exc:
+            error = {"code": exc.code, "message": exc.message}
+            await self._finish(run_id, "failed", from_statuses=("in_progress",), last_error=error)
+        except Exception:
+            log.exception("run %s failed", run_id)
+            await self._finish(run_id, "failed", last_error=dict(SERVER_ERROR))
+
+    async def _respond(self, run_id: str) -> Reply | ToolCalls | None:
+        run, state, _assistant, messages = await self._db.run(progress.context, run_id)
+        if run["status"] != "in_progress":
+            return None
+        request = ResponderInput(
+            model=run["model"],
+            instructions=run["instructions"] or "",
+            messages=messages,
+            tools=run["tools"],
+            rounds=[ToolRound(calls=r["calls"]) for r in state["rounds"]],
+            temperature=run["temperature"],
+            top_p=run["top_p"],
+            max_prompt_tokens=run["max_prompt_tokens"],
+            max_completion_tokens=run["max_completion_tokens"],
+            tool_choice=run["tool_choice"],
+            parallel_tool_calls=run["parallel_tool_calls"],
+            response_format=run["response_format"],
+        )
+        started = time.monotonic()
+        result = await self._responder(run["model"]).respond(request)
+        log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
+        return result
+
+    async def _ask_for_tools(self, run_id: str, result: ToolCalls) -> None:
+        done = await self._db.run(progress.require_action, run_id, result.calls, result.usage)
+        if done is None:
+            return
+        step, run = done
+        self._events.publish(run_id, "thread.run.step.created", step)
+        self._events.publish(run_id, "thread.run.step.in_progress", step)
+        calls = [
+            {**call, "index": index} for index, call in enumerate(step["step_details"]["tool_calls"])
+        ]
+        delta = {"step_details": {"type": "tool_calls", "tool_calls": calls}}
+        self._events.publish(
+            run_id,
+            "thread.run.step.delta",
+            {"id": step["id"], "object": "thread.run.step.delta", "delta": delta},
+        )
+        self._publish_run(run)
+
+    async def _reply(self, run_id: str, reply: Reply, reason: str | None) -> None:
+        if not reply.text and reason:
+            await self._finish(
+                run_id,
+                "incomplete",
+                from_statuses=("in_progress",),
+                incomplete_details={"reason": reason},
+            )
+            return
+        started = await self._db.run(progress.start_message, run_id)
+        if started is None:
+            return
+        step, message = started
+        self._events.publish(run_id, "thread.run.step.created", step)
+        self._events.publish(run_id, "thread.run.step.in_progress", step)
+        self._events.publish(run_id, "thread.message.created", message)
+        self._events.publish(run_id, "thread.message.in_progress", message)
+        for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
+            part = {"index": 0, "type": "text", "text": {"value": chunk, "annotations": []}}
+            self._events.publish(
+                run_id,
+                "thread.message.delta",
+                {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}},
+            )
+        done = await self._db.run(
+            progress.complete_reply, run_id, step, message, reply.text, reply.usage, reason
+        )
+        if done is None:
+            return
+        message, step, run = done
+        self._events.publish(run_id, f"thread.message.{message['status']}", message)
+        self._events.publish(run_id, "thread.run.step.completed", step)
+        self._stop_timer(run_id)
+        self._publish_run(run)

@@ -1,0 +1,32 @@
+"""The shared resources of one app instance, created in the lifespan and reached by routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from threads_server.db import Database
+from threads_server.events import RunEvents
+from threads_server.faults import HttpFaults
+from threads_server.http_layer import RequestStats
+from threads_server.runner import Runner
+from threads_server.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Database, runner, event hub, settings, request counter and HTTP fault queue."""
+
+    settings: ServerSettings
+    db: Database
+    events: RunEvents
+    runner: Runner
+    stats: RequestStats
+    faults: HttpFaults
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's `Services`."""
+    found: Services = request.app.state.services
+    return found

@@ -1,0 +1,38 @@
+"""Running the app under uvicorn, with a protocol that lets fault injection drop connections."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from threads_server.faults import TRANSPORT_KEY
+
+
+class DroppableH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol that exposes the connection's transport in the ASGI `state`.
+
+    `drop` faults need to close the socket without writing anything; ASGI has no message for that.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Remember the transport for the requests of this connection."""
+        super().connection_made(transport)
+        self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
+
+
+def build_server(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Server:
+    """A uvicorn server for `app` (not started)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=DroppableH11Protocol,
+        ws="none",
+        lifespan="on",
+        **options,
+    )
+    return uvicorn.Server(config)

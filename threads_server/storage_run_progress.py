@@ -1,0 +1,237 @@
+"""The transitions the runner makes: start, reply, require action, finish, and start-up recovery.
+
+Every function checks the run's current status inside its transaction and returns None when the run
+is no longer where the caller expected it (cancelled, expired, deleted meanwhile): whoever moved the
+run owns it, and the caller simply stops.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from threads_server.ids import new_id, now
+from threads_server.storage_assistants import get_assistant
+from threads_server.storage_messages import (
+    ACTIVE_RUN_STATUSES,
+    new_message,
+    save_message,
+    store_message,
+    thread_messages,
+)
+from threads_server.storage_rows import load
+from threads_server.storage_runs import ZERO_USAGE, load_run, save_run
+from threads_server.storage_steps import in_progress_steps, new_step, save_step, store_step
+
+Objects = dict[str, Any]
+STEP_STATUS = {"cancelled": "cancelled", "expired": "expired", "failed": "failed"}
+STEP_TIME = {"cancelled": "cancelled_at", "expired": "expired_at", "failed": "failed_at"}
+RUN_TIME = {
+    "completed": "completed_at",
+    "incomplete": "completed_at",
+    "failed": "failed_at",
+    "cancelled": "cancelled_at",
+}
+MESSAGE_REASON = {"cancelled": "run_cancelled", "expired": "run_expired", "failed": "run_failed"}
+RESTART_ERROR = {"code": "server_error", "message": "Run interrupted by a server restart."}
+
+
+def _usage_add(total: dict[str, int], extra: dict[str, int] | None) -> dict[str, int]:
+    extra = extra or ZERO_USAGE
+    return {key: total.get(key, 0) + extra.get(key, 0) for key in ZERO_USAGE}
+
+
+def begin(conn: sqlite3.Connection, run_id: str) -> Objects | None:
+    """`queued` → `in_progress` (sets `started_at` once)."""
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] != "queued":
+        return None
+    run, state = loaded
+    run["status"] = "in_progress"
+    run["started_at"] = run["started_at"] or now()
+    save_run(conn, run, state)
+    return run
+
+
+def context(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objects, Objects | None, list]:
+    """`(run, state, assistant or None, thread messages)` for a responder."""
+    loaded = load_run(conn, run_id)
+    if loaded is None:
+        raise LookupError(run_id)
+    run, state = loaded
+    assistant = load(conn, "assistants", run["assistant_id"])
+    return run, state, assistant, thread_messages(conn, run["thread_id"])
+
+
+def start_message(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objects] | None:
+    """Create the `message_creation` step and the (empty, in-progress) assistant message."""
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] != "in_progress":
+        return None
+    run = loaded[0]
+    message = new_message(
+        run["thread_id"],
+        "assistant",
+        [],
+        status="in_progress",
+        run_id=run["id"],
+        assistant_id=run["assistant_id"],
+    )
+    step = new_step(run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}})
+    store_step(conn, step)
+    store_message(conn, message)
+    return step, message
+
+
+def complete_reply(
+    conn: sqlite3.Connection,
+    run_id: str,
+    step: Objects,
+    message: Objects | None,
+    text: str,
+    usage: dict[str, int],
+    incomplete_reason: str | None,
+) -> tuple[Objects, Objects | None, Objects] | None:
+    """Fill the message, complete the step, and end the run `completed` or `incomplete`."""
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] != "in_progress":
+        return None
+    run, state = loaded
+    stamp = now()
+    state["usage"] = _usage_add(state["usage"], usage)
+    if message is not None:
+        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+        if incomplete_reason:
+            message.update(
+                status="incomplete",
+                incomplete_at=stamp,
+                incomplete_details={"reason": "max_tokens"},
+            )
+        else:
+            message.update(status="completed", completed_at=stamp)
+        save_message(conn, message)
+    step.update(status="completed", completed_at=stamp, usage=usage)
+    save_step(conn, step)
+    run["status"] = "incomplete" if incomplete_reason else "completed"
+    run["incomplete_details"] = {"reason": incomplete_reason} if incomplete_reason else None
+    run.update(completed_at=stamp, expires_at=None, usage=state["usage"])
+    save_run(conn, run, state)
+    return message, step, run
+
+
+def require_action(
+    conn: sqlite3.Connection, run_id: str, calls: list[Objects], usage: dict[str, int]
+) -> tuple[Objects, Objects] | None:
+    """Record a `tool_calls` step and move the run to `requires_action`."""
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] != "in_progress":
+        return None
+    run, state = loaded
+    tool_calls = [{"id": new_id("call"), "type": "function", "function": dict(call)} for call in calls]
+    step = new_step(run, {"type": "tool_calls", "tool_calls": []})
+    step["step_details"]["tool_calls"] = [
+        {"id": c["id"], "type": "function", "function": {**c["function"], "output": None}}
+        for c in tool_calls
+    ]
+    store_step(conn, step)
+    state["usage"] = _usage_add(state["usage"], usage)
+    state["rounds"].append(
+        {
+            "step_id": step["id"],
+            "usage": usage,
+            "calls": [{"id": c["id"], **c["function"], "output": None} for c in tool_calls],
+        }
+    )
+    run["status"] = "requires_action"
+    run["required_action"] = {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {"tool_calls": tool_calls},
+    }
+    save_run(conn, run, state)
+    return step, run
+
+
+def finish(
+    conn: sqlite3.Connection,
+    run_id: str,
+    status: str,
+    *,
+    from_statuses: tuple[str, ...] = ACTIVE_RUN_STATUSES,
+    last_error: Objects | None = None,
+    incomplete_details: Objects | None = None,
+) -> tuple[Objects, list[Objects], list[Objects]] | None:
+    """End an active run as `failed`, `cancelled`, `expired` (or `incomplete`).
+
+    Returns the run and the steps and messages it closed, or None if the run was not in
+    `from_statuses`.
+    """
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] not in from_statuses:
+        return None
+    run, state = loaded
+    stamp = now()
+    run.update(status=status, expires_at=None, required_action=None, usage=state["usage"])
+    run["last_error"] = last_error
+    run["incomplete_details"] = incomplete_details
+    if status in RUN_TIME:
+        run[RUN_TIME[status]] = stamp
+    save_run(conn, run, state)
+    steps = in_progress_steps(conn, run_id)
+    for step in steps:
+        step["status"] = STEP_STATUS.get(status, "cancelled")
+        step[STEP_TIME.get(status, "cancelled_at")] = stamp
+        if status == "failed" and last_error:
+            code = last_error["code"] if last_error["code"] != "invalid_prompt" else "server_error"
+            step["last_error"] = {"code": code, "message": last_error["message"]}
+        save_step(conn, step)
+    messages = []
+    for row in conn.execute(
+        "SELECT body FROM messages WHERE thread_id = ? AND run_id = ?", (run["thread_id"], run_id)
+    ).fetchall():
+        message = json.loads(row[0])
+        if message["status"] == "in_progress":
+            message.update(
+                status="incomplete",
+                incomplete_at=stamp,
+                incomplete_details={"reason": MESSAGE_REASON.get(status, "run_cancelled")},
+            )
+            save_message(conn, message)
+            messages.append(message)
+    return run, steps, messages
+
+
+def recover(conn: sqlite3.Connection) -> list[str]:
+    """Fail every run a previous process left active (start-up)."""
+    rows = conn.execute(
+        "SELECT id FROM runs WHERE status IN (?, ?, ?, ?)", ACTIVE_RUN_STATUSES
+    ).fetchall()
+    for (run_id,) in rows:
+        finish(conn, run_id, "failed", last_error=dict(RESTART_ERROR))
+    return [row[0] for row in rows]
+
+
+def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int | None) -> bool:
+    """Whether this run gets the fault: always without `times`, else for the first `times` runs."""
+    if times is None:
+        return True
+    row = conn.execute(
+        "SELECT used FROM fault_claims WHERE thread_id = ? AND fault = ?", (thread_id, fault)
+    ).fetchone()
+    used = row[0] if row else 0
+    if used >= times:
+        return False
+    conn.execute(
+        "INSERT INTO fault_claims (thread_id, fault, used) VALUES (?, ?, 1) "
+        "ON CONFLICT (thread_id, fault) DO UPDATE SET used = used + 1",
+        (thread_id, fault),
+    )
+    return True
+
+
+def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str, str]:
+    """The assistant's metadata ({} if it was deleted)."""
+    try:
+        return dict(get_assistant(conn, assistant_id).get("metadata") or {})
+    except Exception:
+        return {}

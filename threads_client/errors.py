@@ -58,6 +58,10 @@ class ThreadsError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which the default exception pickling loses.
+        return (_restore, (type(self), self.args, self.__dict__))
+
 
 class APIConnectionError(ThreadsError):
     """The request did not get an answer: connecting failed or the connection dropped."""
@@ -172,6 +176,13 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+
+
+def _restore(cls: type[ThreadsError], args: tuple[Any, ...], state: dict[str, Any]) -> ThreadsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

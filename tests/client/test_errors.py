@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -20,7 +21,9 @@ from threads_client import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PollTimeoutError,
     RateLimitError,
+    Run,
     ThreadsClient,
     ThreadsError,
     UnprocessableEntityError,
@@ -239,3 +242,28 @@ async def test_retry_waits_for_retry_after() -> None:
 def test_negative_max_retries_is_refused() -> None:
     with pytest.raises(ValueError, match="max_retries"):
         ThreadsClient(max_retries=-1)
+
+
+def test_errors_survive_pickling() -> None:
+    error = RateLimitError(
+        "slow down",
+        status_code=429,
+        code="rate_limit_exceeded",
+        retry_after=2.0,
+        response_headers={"a": "b"},
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is RateLimitError
+    assert (copy.status_code, copy.code, copy.retry_after, copy.message) == (
+        429,
+        "rate_limit_exceeded",
+        2.0,
+        "slow down",
+    )
+    assert copy.response_headers == {"a": "b"}
+    assert str(copy) == str(error)
+
+    run = Run.model_validate(run_object("run_1", "thread_1", "in_progress"))
+    timeout = pickle.loads(pickle.dumps(PollTimeoutError(run, 5.0)))
+    assert timeout.run == run
+    assert str(timeout) == "Run run_1 still 'in_progress' after 5s."

@@ -181,8 +181,8 @@ def test_message_content_parts_and_text() -> None:
         )
     )
 
-    kinds = [type(part) for part in message.content]
-    assert kinds == [TextContent, ImageFileContent, ImageURLContent, RefusalContent, TextContent]
+    expected: list[type] = [TextContent, ImageFileContent, ImageURLContent, RefusalContent, TextContent]
+    assert [type(part) for part in message.content] == expected
     first = message.content[0]
     assert isinstance(first, TextContent)
     assert isinstance(first.text.annotations[0], FileCitationAnnotation)

@@ -72,11 +72,13 @@ async def running_server(tmp_path_or_db: Path | str, **settings: Any) -> AsyncIt
 
 @asynccontextmanager
 async def app_client(
-    tmp_path_or_db: Path | str, **settings: Any
+    tmp_path_or_db: Path | str, *, event_hooks: dict[str, list[Any]] | None = None, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """The app in-process (lifespan run) and an httpx client for it; base URL `http://test/v1`."""
     app = create_app(make_settings(tmp_path_or_db, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/v1") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test/v1", event_hooks=event_hooks
+        ) as client:
             yield client, app

@@ -1,0 +1,77 @@
+"""Fixtures for the server tests: the app in-process with every answer checked against the spec."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.helpers import Api
+from tests.server.spec import REFERENCE, SpecValidator
+from threads_server.testing import app_client
+
+_VALIDATOR: SpecValidator | None = None
+
+
+@pytest.fixture(scope="session")
+def spec() -> SpecValidator:
+    """The spec validator (skips when the shared reference directory is not beside the repo)."""
+    global _VALIDATOR
+    if not (REFERENCE / "assistants-v2.openapi.yaml").exists():
+        pytest.skip("shared reference directory not found")
+    if _VALIDATOR is None:
+        _VALIDATOR = SpecValidator()
+    return _VALIDATOR
+
+
+def validating_hook(spec: SpecValidator) -> Callable[[httpx.Response], Any]:
+    """An httpx response hook validating every JSON answer under `/v1`."""
+
+    async def check(response: httpx.Response) -> None:
+        path = response.request.url.path
+        if not path.startswith("/v1") or "text/event-stream" in response.headers.get("content-type", ""):
+            return
+        await response.aread()
+        spec.validate_response(
+            response.request.method, path.removeprefix("/v1"), response.status_code, response.json()
+        )
+
+    return check
+
+
+ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]
+
+
+@pytest.fixture
+def make_api(tmp_path: Path, spec: SpecValidator) -> ApiFactory:
+    """`async with make_api(**settings) as api:` — the app in-process with those settings."""
+
+    @asynccontextmanager
+    async def factory(db: Path | None = None, **settings: Any) -> AsyncIterator[Api]:
+        settings.setdefault("faults_enabled", True)
+        hooks = {"response": [validating_hook(spec)]}
+        async with app_client(db or tmp_path, event_hooks=hooks, **settings) as (client, app):
+            yield Api(client, app, spec)
+
+    return factory
+
+
+@pytest.fixture
+async def api(make_api: ApiFactory) -> AsyncIterator[Api]:
+    """The app in-process with default settings (faults enabled)."""
+    async with make_api() as running:
+        yield running
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report how many answers were validated against which schema."""
+    if _VALIDATOR is None or not _VALIDATOR.counts:
+        return
+    terminalreporter.section("spec validation (server)")
+    for name, count in sorted(_VALIDATOR.counts.items()):
+        terminalreporter.write_line(f"{name}: {count}")
+    terminalreporter.write_line(f"total: {sum(_VALIDATOR.counts.values())}")

@@ -1,0 +1,96 @@
+"""A thin test wrapper around the in-process app: create objects, wait for runs, read SSE."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.server.spec import SpecValidator
+
+TERMINAL = {"completed", "incomplete", "failed", "cancelled", "expired"}
+ECHO_TOOLS = [
+    {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}},
+    {"type": "function", "function": {"name": "lookup"}},
+]
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """`[(event, data)]` from an SSE body; `data` is JSON-decoded except `[DONE]`."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        data = lines["data"]
+        events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
+    return events
+
+
+@dataclass
+class Api:
+    """The client, the app and the validator of one test."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    spec: SpecValidator
+
+    async def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Send; assert 200; the JSON body."""
+        response = await self.client.request(method, path, **kwargs)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def assistant(self, **fields: Any) -> dict[str, Any]:
+        """Create an echo assistant with the two test tools."""
+        return await self.ok(
+            "POST", "/assistants", json={"model": "echo", "tools": ECHO_TOOLS, **fields}
+        )
+
+    async def thread(self, *texts: str, **fields: Any) -> dict[str, Any]:
+        """Create a thread with user messages."""
+        messages = [{"role": "user", "content": text} for text in texts]
+        return await self.ok("POST", "/threads", json={"messages": messages, **fields})
+
+    async def run(self, thread_id: str, assistant_id: str, **fields: Any) -> dict[str, Any]:
+        """Create a run."""
+        return await self.ok(
+            "POST", f"/threads/{thread_id}/runs", json={"assistant_id": assistant_id, **fields}
+        )
+
+    async def wait(self, run: dict[str, Any], *, until: set[str] | None = None) -> dict[str, Any]:
+        """Long-poll the run until its status is in `until` (default: terminal or requires_action)."""
+        until = until or TERMINAL | {"requires_action"}
+        for _ in range(200):
+            if run["status"] in until:
+                return run
+            run = await self.ok(
+                "GET",
+                f"/threads/{run['thread_id']}/runs/{run['id']}",
+                params={"wait_ms": 2000, "if_status": run["status"]},
+            )
+        raise AssertionError(f"run stuck in {run['status']}")
+
+    async def messages(self, thread_id: str, **params: Any) -> list[dict[str, Any]]:
+        """Every message of the thread in ascending order."""
+        page = await self.ok(
+            "GET", f"/threads/{thread_id}/messages", params={"order": "asc", "limit": 100, **params}
+        )
+        return list(page["data"])
+
+    async def reply_text(self, thread_id: str, run_id: str) -> str:
+        """The text of the (single) message the run created."""
+        (message,) = await self.messages(thread_id, run_id=run_id)
+        return str(message["content"][0]["text"]["value"])
+
+    async def stream(self, path: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+        """POST with `stream: true`; the events, each validated against the spec."""
+        response = await self.client.post(path, json={**body, "stream": True})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = parse_sse(response.text)
+        for event, data in events:
+            self.spec.validate_event(event, data)
+        return events

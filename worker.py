@@ -105,7 +105,11 @@ def main() -> None:
     """Entry point of `python worker.py`."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except RuntimeError as err:  # the SDK's connection errors are RuntimeErrors
+        log.error("worker failed: %s", err, extra={"temporal": settings.temporal_address})
+        raise SystemExit(1) from err
 
 
 if __name__ == "__main__":

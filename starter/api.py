@@ -84,7 +84,8 @@ class TurnHandle:
 
     async def progress(self) -> TurnProgress:
         """The turn's phase, attempt and run id right now."""
-        return await self._handle.query(PROGRESS_QUERY, result_type=TurnProgress)
+        progress: TurnProgress = await self._handle.query(PROGRESS_QUERY, result_type=TurnProgress)
+        return progress
 
     async def cancel(self) -> None:
         """Ask the turn to stop; it cancels its backend run before it ends."""

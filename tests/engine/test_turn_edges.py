@@ -1,0 +1,73 @@
+"""Turns at the edges: tool calls before tools exist, a thread locked by someone else, expired runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from starter.api import Threadloom
+from starter.errors import RunRequiresAction, ThreadBusy
+from tests.engine.observe import thread_state
+from tests.engine.test_turns import FAST_POLICY, turn
+from threads_client import ThreadsClient
+from workflows.contracts import RunOverrides, TurnPolicy
+
+pytestmark = pytest.mark.usefixtures("engine_worker")
+
+LOOKUP_TOOL = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+async def test_requires_action_fails_clearly_and_cancels_the_run(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    with pytest.raises(RunRequiresAction, match="requires action"):
+        await loom.run_turn(
+            turn(thread_id, assistant_id, "/tool lookup {}", run=RunOverrides(tools=[LOOKUP_TOOL]))
+        )
+
+    assert (await thread_state(threads, thread_id)).statuses == ["cancelled"]
+
+
+async def test_a_foreign_run_that_ends_in_time_is_waited_for(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    await threads.threads.runs.create(
+        thread_id, assistant_id=assistant_id, metadata={"fault": "delay=800"}
+    )
+
+    result = await loom.run_turn(turn(thread_id, assistant_id, "after you"))
+
+    assert result.reply == "Echo: after you"
+    assert (await thread_state(threads, thread_id)).statuses == ["completed", "completed"]
+
+
+async def test_a_thread_locked_too_long_is_thread_busy(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    foreign = await threads.threads.runs.create(
+        thread_id, assistant_id=assistant_id, metadata={"fault": "stall"}
+    )
+    try:
+        with pytest.raises(ThreadBusy, match=foreign.id):
+            await loom.run_turn(
+                turn(thread_id, assistant_id, policy=TurnPolicy(thread_busy_wait_seconds=0.5))
+            )
+        state = await thread_state(threads, thread_id)
+        assert state.messages == [] and [r.id for r in state.runs] == [foreign.id]
+    finally:
+        await threads.threads.runs.cancel(thread_id, foreign.id)
+
+
+async def test_an_expired_run_is_replaced(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    expire_once = RunOverrides(metadata={"fault": "expire", "fault_times": "1"})
+    result = await loom.run_turn(
+        turn(thread_id, assistant_id, "again", run=expire_once, policy=FAST_POLICY)
+    )
+
+    assert result.reply == "Echo: again"
+    assert [a.outcome for a in result.attempts] == ["expired", "completed"]
+    assert (await thread_state(threads, thread_id)).statuses == ["expired", "completed"]

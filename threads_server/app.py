@@ -64,10 +64,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="threadloom Threads API", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    # routes_runs first: its `POST /threads/runs` must win over `POST /threads/{thread_id}`.
     for module in (
+        routes_runs,
         routes_threads,
         routes_messages,
-        routes_runs,
         routes_steps,
         routes_assistants,
     ):

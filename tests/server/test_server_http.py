@@ -1,0 +1,139 @@
+"""Over a real socket: long-poll, restart recovery, auth, the request counter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from tests.server.helpers import ECHO_TOOLS
+from threads_server.testing import running_server
+
+
+async def _setup(client: httpx.AsyncClient, text: str) -> tuple[str, str]:
+    assistant = (await client.post("/assistants", json={"model": "echo", "tools": ECHO_TOOLS})).json()
+    thread = (
+        await client.post("/threads", json={"messages": [{"role": "user", "content": text}]})
+    ).json()
+    return assistant["id"], thread["id"]
+
+
+async def test_long_poll_returns_when_the_run_changes(tmp_path) -> None:
+    async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=5000) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            assistant_id, thread_id = await _setup(client, "hi")
+            run = (
+                await client.post(
+                    f"/threads/{thread_id}/runs",
+                    json={"assistant_id": assistant_id, "metadata": {"fault": "delay=400"}},
+                )
+            ).json()
+            path = f"/threads/{thread_id}/runs/{run['id']}"
+            # Immediately, when the status already differs from `if_status`.
+            started = time.monotonic()
+            quick = await client.get(path, params={"wait_ms": 5000, "if_status": "requires_action"})
+            assert time.monotonic() - started < 0.3
+            assert quick.headers["threadloom-long-poll-max-ms"] == "5000"
+            assert "openai-poll-after-ms" in quick.headers
+            # Held until the run leaves in_progress, then answered promptly.
+            started = time.monotonic()
+            held = await client.get(path, params={"wait_ms": 5000, "if_status": "in_progress"})
+            elapsed = time.monotonic() - started
+            assert held.json()["status"] == "completed"
+            assert 0.2 < elapsed < 1.5
+            assert "openai-poll-after-ms" not in held.headers
+            # A terminal run is answered at once even without if_status.
+            started = time.monotonic()
+            await client.get(path, params={"wait_ms": 5000})
+            assert time.monotonic() - started < 0.3
+            # wait_ms without a change returns after the wait (capped by the server maximum).
+            stall = (
+                await client.post(
+                    f"/threads/{thread_id}/runs",
+                    json={"assistant_id": assistant_id, "metadata": {"fault": "stall"}},
+                )
+            ).json()
+            stall_path = f"/threads/{thread_id}/runs/{stall['id']}"
+            await client.get(stall_path, params={"wait_ms": 1000, "if_status": "queued"})
+            started = time.monotonic()
+            still = await client.get(stall_path, params={"wait_ms": 200})
+            assert 0.15 < time.monotonic() - started < 1.0
+            assert still.json()["status"] == "in_progress"
+
+
+async def test_restart_fails_runs_left_active(tmp_path) -> None:
+    db = tmp_path / "restart.db"
+    async with running_server(db, faults_enabled=True) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            assistant_id, thread_id = await _setup(client, "/tool lookup")
+            waiting = (
+                await client.post(f"/threads/{thread_id}/runs", json={"assistant_id": assistant_id})
+            ).json()
+            _, other_thread = await _setup(client, "stall")
+            stalled = (
+                await client.post(
+                    f"/threads/{other_thread}/runs",
+                    json={"assistant_id": assistant_id, "metadata": {"fault": "stall"}},
+                )
+            ).json()
+            for _ in range(50):
+                got = (await client.get(f"/threads/{thread_id}/runs/{waiting['id']}")).json()
+                if got["status"] == "requires_action":
+                    break
+                await asyncio.sleep(0.02)
+            assert got["status"] == "requires_action"
+    async with running_server(db) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            for tid, run in ((thread_id, waiting), (other_thread, stalled)):
+                after = (await client.get(f"/threads/{tid}/runs/{run['id']}")).json()
+                assert after["status"] == "failed"
+                assert after["last_error"] == {
+                    "code": "server_error",
+                    "message": "Run interrupted by a server restart.",
+                }
+                assert after["expires_at"] is None and after["failed_at"] is not None
+            # The thread is usable again.
+            ok = await client.post(
+                f"/threads/{thread_id}/messages", json={"role": "user", "content": "again"}
+            )
+            assert ok.status_code == 200
+
+
+async def test_api_key_is_required_when_configured(tmp_path) -> None:
+    async with running_server(tmp_path, api_key="sekret") as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            missing = await client.post("/threads")
+            assert missing.status_code == 401
+            assert missing.json()["error"]["code"] == "invalid_api_key"
+            wrong = await client.post("/threads", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+            assert wrong.json()["error"]["message"] == "Incorrect API key provided."
+            bearer = await client.post("/threads", headers={"Authorization": "Bearer sekret"})
+            assert bearer.status_code == 200
+            azure = await client.get(
+                f"/threads/{bearer.json()['id']}",
+                headers={"api-key": "sekret"},
+                params={"api-version": "2024-05-01-preview"},
+            )
+            assert azure.status_code == 200
+            # The threadloom endpoints stay outside auth.
+            assert (await client.get(f"{server.root_url}/_threadloom/stats")).status_code == 200
+
+
+async def test_request_counter(tmp_path) -> None:
+    async with running_server(tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            stats = f"{server.root_url}/_threadloom/stats"
+            await client.post(f"{stats}/reset")
+            thread = (await client.post("/threads")).json()
+            for _ in range(3):
+                await client.get(f"/threads/{thread['id']}")
+            counted = (await client.get(stats)).json()["requests"]
+            assert counted["total"] == 4
+            assert counted["by_route"] == {
+                "POST /v1/threads": 1,
+                "GET /v1/threads/{thread_id}": 3,
+            }
+            await client.post(f"{stats}/reset")
+            assert (await client.get(stats)).json()["requests"]["total"] == 0

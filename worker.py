@@ -49,6 +49,7 @@ def build_worker(
     *,
     task_queue: str,
     graceful_shutdown: timedelta = timedelta(seconds=10),
+    sticky_queue_timeout: timedelta = timedelta(seconds=3),
 ) -> Worker:
     """A worker serving the turn workflow and its activities on `task_queue`."""
     activities = ThreadsActivities(threads)
@@ -65,6 +66,7 @@ def build_worker(
         ],
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,
+        sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
     )
 
 
@@ -82,7 +84,12 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
         raise RuntimeError("the Temporal client must use pydantic_data_converter")
     stop = stop_event or _stop_on_signals()
     async with build_threads_client(settings) as threads:
-        worker = build_worker(client, threads, task_queue=settings.task_queue)
+        worker = build_worker(
+            client,
+            threads,
+            task_queue=settings.task_queue,
+            sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
+        )
         async with worker:
             log.info(
                 "worker started",

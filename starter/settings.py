@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     threads_api_key: SecretStr | None = None
     threads_azure_api_version: str | None = None
     threads_timeout_seconds: float = 30.0
+    sticky_queue_timeout_seconds: float = Field(
+        default=3.0,
+        description="how long a workflow task waits for the worker that cached the workflow before "
+        "any worker may take it: bounds how long a killed worker delays its turns",
+    )
 
     embedded_temporal: bool | None = Field(
         default=None,

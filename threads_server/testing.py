@@ -48,26 +48,30 @@ def _free_port(host: str) -> int:
 
 
 @asynccontextmanager
-async def running_server(tmp_path_or_db: Path | str, **settings: Any) -> AsyncIterator[ServerHandle]:
-    """Serve the real app with uvicorn on a free 127.0.0.1 port inside the current event loop."""
-    config = make_settings(tmp_path_or_db, **settings)
-    host = "127.0.0.1"
+async def serve(app: FastAPI, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve any ASGI app with uvicorn on a free port in this event loop; yields its root URL."""
     port = _free_port(host)
-    app = create_app(config)
     server = build_server(app, host, port, log_level="warning", access_log=False)
-    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
             if task.done():
                 task.result()
-                raise RuntimeError("threads server stopped during start-up")
+                raise RuntimeError("server stopped during start-up")
             await asyncio.sleep(0.005)
-        root = f"http://{host}:{port}"
-        yield ServerHandle(base_url=f"{root}/v1", root_url=root, app=app, settings=config)
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def running_server(tmp_path_or_db: Path | str, **settings: Any) -> AsyncIterator[ServerHandle]:
+    """Serve the real app with uvicorn on a free 127.0.0.1 port inside the current event loop."""
+    config = make_settings(tmp_path_or_db, **settings)
+    app = create_app(config)
+    async with serve(app) as root:
+        yield ServerHandle(base_url=f"{root}/v1", root_url=root, app=app, settings=config)
 
 
 @asynccontextmanager

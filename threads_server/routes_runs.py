@@ -42,7 +42,9 @@ RunStatus = Literal[
 ]
 
 
-def _start(svc: Services, run: dict[str, Any], stream: bool, prefix: list[Event] | None = None):
+def _start(
+    svc: Services, run: dict[str, Any], stream: bool, prefix: list[Event] | None = None
+) -> dict[str, Any] | StreamingResponse:
     """Launch a new run; with `stream`, answer its events as SSE."""
     if not stream:
         svc.runner.launch(run)

@@ -126,7 +126,7 @@ class Runner:
     def _start(self, run: dict[str, Any]) -> None:
         task = asyncio.create_task(self._drive(run["id"]), name=f"run {run['id']}")
         self._tasks[run["id"]] = (run["thread_id"], task)
-        task.add_done_callback(lambda _t, rid=run["id"]: self._forget_task(rid, _t))
+        task.add_done_callback(functools.partial(self._forget_task, run["id"]))
 
     def _forget_task(self, run_id: str, task: asyncio.Task[None]) -> None:
         entry = self._tasks.get(run_id)
@@ -302,7 +302,8 @@ class Runner:
         if done is None:
             return
         message, step, run = done
-        self._events.publish(run_id, f"thread.message.{message['status']}", message)
+        status = message["status"]
+        self._events.publish(run_id, f"thread.message.{status}", message)
         self._events.publish(run_id, "thread.run.step.completed", step)
         self._stop_timer(run_id)
         self._publish_run(run)

@@ -54,7 +54,9 @@ def begin(conn: sqlite3.Connection, run_id: str) -> Objects | None:
     return run
 
 
-def context(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objects, Objects | None, list]:
+def context(
+    conn: sqlite3.Connection, run_id: str
+) -> tuple[Objects, Objects, Objects | None, list[Objects]]:
     """`(run, state, assistant or None, thread messages)` for a responder."""
     loaded = load_run(conn, run_id)
     if loaded is None:
@@ -88,11 +90,11 @@ def complete_reply(
     conn: sqlite3.Connection,
     run_id: str,
     step: Objects,
-    message: Objects | None,
+    message: Objects,
     text: str,
     usage: dict[str, int],
     incomplete_reason: str | None,
-) -> tuple[Objects, Objects | None, Objects] | None:
+) -> tuple[Objects, Objects, Objects] | None:
     """Fill the message, complete the step, and end the run `completed` or `incomplete`."""
     loaded = load_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
@@ -100,17 +102,14 @@ def complete_reply(
     run, state = loaded
     stamp = now()
     state["usage"] = _usage_add(state["usage"], usage)
-    if message is not None:
-        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
-        if incomplete_reason:
-            message.update(
-                status="incomplete",
-                incomplete_at=stamp,
-                incomplete_details={"reason": "max_tokens"},
-            )
-        else:
-            message.update(status="completed", completed_at=stamp)
-        save_message(conn, message)
+    message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+    if incomplete_reason:
+        message.update(
+            status="incomplete", incomplete_at=stamp, incomplete_details={"reason": "max_tokens"}
+        )
+    else:
+        message.update(status="completed", completed_at=stamp)
+    save_message(conn, message)
     step.update(status="completed", completed_at=stamp, usage=usage)
     save_step(conn, step)
     run["status"] = "incomplete" if incomplete_reason else "completed"
@@ -121,14 +120,16 @@ def complete_reply(
 
 
 def require_action(
-    conn: sqlite3.Connection, run_id: str, calls: list[Objects], usage: dict[str, int]
+    conn: sqlite3.Connection, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
 ) -> tuple[Objects, Objects] | None:
     """Record a `tool_calls` step and move the run to `requires_action`."""
     loaded = load_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
-    tool_calls = [{"id": new_id("call"), "type": "function", "function": dict(call)} for call in calls]
+    tool_calls: list[Objects] = [
+        {"id": new_id("call"), "type": "function", "function": dict(call)} for call in calls
+    ]
     step = new_step(run, {"type": "tool_calls", "tool_calls": []})
     step["step_details"]["tool_calls"] = [
         {"id": c["id"], "type": "function", "function": {**c["function"], "output": None}}

@@ -15,7 +15,7 @@ def create_thread(
     conn: sqlite3.Connection, fields: dict[str, Any], thread_id: str | None = None
 ) -> dict[str, Any]:
     """Store a thread and its initial `messages` (already validated)."""
-    thread = {
+    thread: dict[str, Any] = {
         "id": thread_id or new_id("thread"),
         "object": "thread",
         "created_at": now(),

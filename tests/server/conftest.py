@@ -7,10 +7,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.server.helpers import Api
+from tests.server.helpers import Api, validating_hook
 from tests.server.spec import REFERENCE, SpecValidator
 from threads_server.testing import app_client
 
@@ -26,21 +25,6 @@ def spec() -> SpecValidator:
     if _VALIDATOR is None:
         _VALIDATOR = SpecValidator()
     return _VALIDATOR
-
-
-def validating_hook(spec: SpecValidator) -> Callable[[httpx.Response], Any]:
-    """An httpx response hook validating every JSON answer under `/v1`."""
-
-    async def check(response: httpx.Response) -> None:
-        path = response.request.url.path
-        if not path.startswith("/v1") or "text/event-stream" in response.headers.get("content-type", ""):
-            return
-        await response.aread()
-        spec.validate_response(
-            response.request.method, path.removeprefix("/v1"), response.status_code, response.json()
-        )
-
-    return check
 
 
 ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]

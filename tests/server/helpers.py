@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,28 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
         data = lines["data"]
         events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
     return events
+
+
+def validating_hook(spec: SpecValidator) -> Callable[[httpx.Response], Any]:
+    """An httpx response hook validating every JSON answer under `/v1`."""
+
+    async def check(response: httpx.Response) -> None:
+        path = response.request.url.path
+        if not path.startswith("/v1") or "text/event-stream" in response.headers.get("content-type", ""):
+            return
+        await response.aread()
+        spec.validate_response(
+            response.request.method, path.removeprefix("/v1"), response.status_code, response.json()
+        )
+
+    return check
+
+
+def checked_client(base_url: str, spec: SpecValidator, **options: Any) -> httpx.AsyncClient:
+    """An httpx client whose every `/v1` JSON answer is validated against the spec."""
+    return httpx.AsyncClient(
+        base_url=base_url, event_hooks={"response": [validating_hook(spec)]}, **options
+    )
 
 
 @dataclass

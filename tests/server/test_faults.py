@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from tests.server.helpers import Api
+from tests.server.helpers import Api, checked_client
+from tests.server.spec import SpecValidator
 from threads_server.testing import running_server
 
 
@@ -97,9 +98,9 @@ async def test_http_500_and_429_answer_before_the_handler(api: Api) -> None:
     await api.ok("GET", f"/threads/{thread['id']}")
 
 
-async def test_drop_and_drop_after_commit_over_a_socket(tmp_path) -> None:
+async def test_drop_and_drop_after_commit_over_a_socket(tmp_path, spec: SpecValidator) -> None:
     async with running_server(tmp_path, faults_enabled=True) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             thread = (await client.post("/threads")).json()
             faults = f"{server.root_url}/_threadloom/faults"
             target = "/v1/threads/*/messages"

@@ -7,7 +7,8 @@ import time
 
 import httpx
 
-from tests.server.helpers import ECHO_TOOLS
+from tests.server.helpers import ECHO_TOOLS, checked_client
+from tests.server.spec import SpecValidator
 from threads_server.testing import running_server
 
 
@@ -19,9 +20,9 @@ async def _setup(client: httpx.AsyncClient, text: str) -> tuple[str, str]:
     return assistant["id"], thread["id"]
 
 
-async def test_long_poll_returns_when_the_run_changes(tmp_path) -> None:
+async def test_long_poll_returns_when_the_run_changes(tmp_path, spec: SpecValidator) -> None:
     async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=5000) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             assistant_id, thread_id = await _setup(client, "hi")
             run = (
                 await client.post(
@@ -62,10 +63,10 @@ async def test_long_poll_returns_when_the_run_changes(tmp_path) -> None:
             assert still.json()["status"] == "in_progress"
 
 
-async def test_restart_fails_runs_left_active(tmp_path) -> None:
+async def test_restart_fails_runs_left_active(tmp_path, spec: SpecValidator) -> None:
     db = tmp_path / "restart.db"
     async with running_server(db, faults_enabled=True) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             assistant_id, thread_id = await _setup(client, "/tool lookup")
             waiting = (
                 await client.post(f"/threads/{thread_id}/runs", json={"assistant_id": assistant_id})
@@ -84,7 +85,7 @@ async def test_restart_fails_runs_left_active(tmp_path) -> None:
                 await asyncio.sleep(0.02)
             assert got["status"] == "requires_action"
     async with running_server(db) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             for tid, run in ((thread_id, waiting), (other_thread, stalled)):
                 after = (await client.get(f"/threads/{tid}/runs/{run['id']}")).json()
                 assert after["status"] == "failed"
@@ -100,9 +101,9 @@ async def test_restart_fails_runs_left_active(tmp_path) -> None:
             assert ok.status_code == 200
 
 
-async def test_api_key_is_required_when_configured(tmp_path) -> None:
+async def test_api_key_is_required_when_configured(tmp_path, spec: SpecValidator) -> None:
     async with running_server(tmp_path, api_key="sekret") as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             missing = await client.post("/threads")
             assert missing.status_code == 401
             assert missing.json()["error"]["code"] == "invalid_api_key"
@@ -121,9 +122,9 @@ async def test_api_key_is_required_when_configured(tmp_path) -> None:
             assert (await client.get(f"{server.root_url}/_threadloom/stats")).status_code == 200
 
 
-async def test_request_counter(tmp_path) -> None:
+async def test_request_counter(tmp_path, spec: SpecValidator) -> None:
     async with running_server(tmp_path) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
+        async with checked_client(server.base_url, spec) as client:
             stats = f"{server.root_url}/_threadloom/stats"
             await client.post(f"{stats}/reset")
             thread = (await client.post("/threads")).json()

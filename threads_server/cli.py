@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -21,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8700)")
-    parser.add_argument("--db", type=Path, help="SQLite file (default .threadloom/threads.db)")
+    parser.add_argument("--db", help="SQLite file (default .threadloom/threads.db)")
     parser.add_argument("--api-key", help="require this key (Authorization: Bearer …)")
     parser.add_argument(
         "--responder", choices=["auto", "echo", "chat_completions"], help="default: auto"

@@ -114,10 +114,18 @@ class ConnectionDropped(ConnectionError):
     """Raised where there is no socket to close (in-process ASGI transports)."""
 
 
-async def drop_connection(scope: Scope, receive: Receive) -> None:
-    """Close the client's connection without an answer."""
+async def drop_connection(scope: Scope, receive: Receive, send: Send) -> None:
+    """Close the client's connection without an answer.
+
+    Under `serving.build_server` the socket is aborted before anything is written. Elsewhere (plain
+    uvicorn, in-process transports) the closest thing is a response cut short: headers promising a
+    body, then an exception, on which servers close the connection and in-process clients raise.
+    """
     transport = scope.get("state", {}).get(TRANSPORT_KEY)
     if transport is None:
+        await send(
+            {"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"64")]}
+        )
         raise ConnectionDropped("connection dropped by fault injection")
     transport.abort()
     # Let the server notice the disconnect, so it does not try to answer on a closed socket.
@@ -150,14 +158,14 @@ class HttpFaultMiddleware:
         if action in ("500", "429"):
             await _answer_fault(send, action, fault["retry_after"])
         elif action == "drop":
-            await drop_connection(scope, receive)
+            await drop_connection(scope, receive, send)
         else:
 
             async def swallow(_message: Message) -> None:
                 return None
 
             await self.app(scope, receive, swallow)
-            await drop_connection(scope, receive)
+            await drop_connection(scope, receive, send)
 
 
 async def _answer_fault(send: Send, action: str, retry_after: int) -> None:

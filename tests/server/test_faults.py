@@ -120,3 +120,11 @@ async def test_drop_and_drop_after_commit_over_a_socket(tmp_path, spec: SpecVali
             # The write happened even though no answer came back.
             assert len((await client.get(path)).json()["data"]) == 1
             assert (await client.post(path, json=body)).status_code == 200
+
+
+async def test_drop_without_a_socket_still_fails_the_request(api: Api) -> None:
+    await api.ok(
+        "POST", "http://test/_threadloom/faults", json={"path": "/v1/threads", "action": "drop"}
+    )
+    with pytest.raises(ConnectionError):
+        await api.client.post("/threads")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -112,11 +115,26 @@ def main() -> None:
     """Entry point of `python worker.py`."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
+    code = 0
     try:
         asyncio.run(run_worker(settings))
     except RuntimeError as err:  # the SDK's connection errors are RuntimeErrors
         log.error("worker failed: %s", err, extra={"temporal": settings.temporal_address})
-        raise SystemExit(1) from err
+        code = 1
+    exit_without_teardown(code)
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """Flush and exit, skipping interpreter finalization.
+
+    The SDK's Rust threads can still call into Python while the interpreter finalizes, which
+    sometimes aborts a cleanly stopped process (SIGABRT, "PyGILState_Release", temporalio/sdk-python
+    issue 300); after a graceful shutdown nothing is left to clean up, so skip that phase.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -78,10 +78,8 @@ class ThreadsActivities:
     @activity.defn
     async def create_run(self, request: CreateRunInput) -> CreateRunOutput:
         """Create the turn's run number `attempt`, or adopt the tagged one already there."""
-        tags = {TURN_KEY_TAG: request.turn_key, ATTEMPT_TAG: str(request.attempt)}
-        with translated():
-            runs = self._client.threads.runs.list(request.thread_id, order="desc", limit=SCAN_PAGE)
-            found = await _find_tagged(runs, tags, request.not_before)
+        tags = _run_tags(request.turn_key, request.attempt)
+        found = await self._find_run(request.thread_id, tags, request.not_before)
         if found is not None:
             return CreateRunOutput(run_id=found.id, status=found.status, adopted=True)
 
@@ -124,18 +122,25 @@ class ThreadsActivities:
     @activity.defn
     async def cancel_run(self, request: CancelRunInput) -> CancelRunOutput:
         """Cancel the run if still active and wait briefly until it is; idempotent."""
-        runs = self._client.threads.runs
+        runs, thread_id = self._client.threads.runs, request.thread_id
+        run_id = request.run_id
+        if run_id is None:
+            tags = _run_tags(request.turn_key, request.attempt)
+            found = await self._find_run(thread_id, tags, request.not_before)
+            if found is None:
+                return CancelRunOutput(status="not_created")
+            run_id = found.id
         with translated():
-            run = await runs.retrieve(request.thread_id, request.run_id)
+            run = await runs.retrieve(thread_id, run_id)
             if run.status not in TERMINAL_RUN_STATUSES and run.status != "cancelling":
                 try:
-                    run = await runs.cancel(request.thread_id, request.run_id)
+                    run = await runs.cancel(thread_id, run_id)
                 except BadRequestError:
-                    run = await runs.retrieve(request.thread_id, request.run_id)  # ended meanwhile
+                    run = await runs.retrieve(thread_id, run_id)  # it ended meanwhile
             deadline = time.monotonic() + request.settle_seconds
             if run.status not in TERMINAL_RUN_STATUSES:
-                await self._wait_until_ended(request.thread_id, request.run_id, deadline)
-                run = await runs.retrieve(request.thread_id, request.run_id)
+                await self._wait_until_ended(thread_id, run_id, deadline)
+                run = await runs.retrieve(thread_id, run_id)
         return CancelRunOutput(status=run.status)
 
     @activity.defn
@@ -158,6 +163,12 @@ class ThreadsActivities:
                     if part_dict.get("type") == "text":
                         texts.append(str(as_dict(part_dict.get("text")).get("value", "")))
         return FetchReplyOutput(text="\n\n".join(texts), content=content, message_ids=ids)
+
+    async def _find_run(self, thread_id: str, tags: dict[str, str], not_before: int) -> Any:
+        """The run carrying `tags` on the thread, if one was created."""
+        with translated():
+            runs = self._client.threads.runs.list(thread_id, order="desc", limit=SCAN_PAGE)
+            return await _find_tagged(runs, tags, not_before)
 
     async def _when_idle(
         self,
@@ -201,6 +212,10 @@ class ThreadsActivities:
             beat(run.status)
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 1.5, longest)
+
+
+def _run_tags(turn_key: str, attempt: int) -> dict[str, str]:
+    return {TURN_KEY_TAG: turn_key, ATTEMPT_TAG: str(attempt)}
 
 
 def _has_tags(obj: Any, tags: dict[str, str]) -> bool:

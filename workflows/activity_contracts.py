@@ -74,10 +74,17 @@ class RunSnapshot(_Model):
 
 
 class CancelRunInput(_Model):
-    """Cancel a run if it is still active, and wait a little for it to leave `cancelling`."""
+    """Cancel a run if it is still active, and wait a little for it to leave `cancelling`.
+
+    Without `run_id` (the turn was cancelled while creating it) the run is looked up by its tags:
+    `turn_key`, `attempt`, created no earlier than `not_before`.
+    """
 
     thread_id: str
-    run_id: str
+    run_id: str | None
+    turn_key: str
+    attempt: int
+    not_before: int
     settle_seconds: float = 10.0
 
 

@@ -50,6 +50,7 @@ class TurnWorkflow:
 
     def __init__(self) -> None:
         self._progress = TurnProgress(phase="starting")
+        self._not_before = 0
 
     @workflow.query
     def progress(self, query: ProgressQuery | None = None) -> TurnProgress:
@@ -63,14 +64,13 @@ class TurnWorkflow:
         try:
             return await self._turn(request)
         except BaseException as err:
-            if is_cancelled_exception(err) and self._progress.run_id is not None:
-                workflow.logger.info("turn cancelled: cancelling run %s", self._progress.run_id)
-                await self._cancel_run(request, self._progress.run_id)
+            if is_cancelled_exception(err):
+                await self._cancel_on_cancellation(request)
             raise
 
     async def _turn(self, request: TurnRequest) -> TurnResult:
         started_at = workflow.now()
-        not_before = int(started_at.timestamp()) - SCAN_SLACK_SECONDS
+        not_before = self._not_before = int(started_at.timestamp()) - SCAN_SLACK_SECONDS
         policy = request.policy
 
         self._set_phase("adding_message")
@@ -174,14 +174,29 @@ class TurnWorkflow:
             workflow.logger.warning("wait for run %s timed out: %s", run_id, err.cause)
             return RunSnapshot(run_id=run_id, status="unknown", deadline_passed=True)
 
-    async def _cancel_run(self, request: TurnRequest, run_id: str) -> None:
+    async def _cancel_on_cancellation(self, request: TurnRequest) -> None:
+        """The turn is being cancelled: stop its run, even one whose creation was under way."""
+        phase, run_id = self._progress.phase, self._progress.run_id
+        if phase == "creating_run":
+            await self._cancel_run(request, None)  # found by its tags, if it was created
+        elif run_id is not None and phase not in ("fetching_reply", "done"):
+            await self._cancel_run(request, run_id)
+
+    async def _cancel_run(self, request: TurnRequest, run_id: str | None) -> None:
         """Cancel the run, best effort: a failure to cancel is logged, never raised."""
+        attempt = self._progress.attempt
         self._set_phase("cancelling", run_id=run_id)
         try:
             await workflow.execute_local_activity_method(
                 ThreadsActivities.cancel_run,
-                CancelRunInput(thread_id=request.thread_id, run_id=run_id),
-                summary=f"cancel run {run_id}",
+                CancelRunInput(
+                    thread_id=request.thread_id,
+                    run_id=run_id,
+                    turn_key=request.turn_key,
+                    attempt=attempt,
+                    not_before=self._not_before,
+                ),
+                summary=f"cancel run {run_id or f'of attempt {attempt}'}",
                 **opts.cancel_options(),
             )
         except ActivityError as err:

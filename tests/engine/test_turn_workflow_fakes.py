@@ -6,6 +6,7 @@ or not, which failure type, and that a happy turn stays small in history.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from starter.api import Threadloom
-from starter.errors import RunFailed, RunRequiresAction, RunTimedOut
+from starter.errors import RunFailed, RunRequiresAction, RunTimedOut, TurnCancelled
+from tests.engine.observe import wait_for_phase
 from worker import WORKFLOWS, sandbox_runner
 from workflows.activity_contracts import (
     AddMessageInput,
@@ -41,7 +43,7 @@ class FakeThreads:
 
     endings: list[str]
     calls: list[str] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)
+    cancelled: list[str | None] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def activities(self) -> list[Callable[..., Any]]:
@@ -53,6 +55,8 @@ class FakeThreads:
         @activity.defn(name="create_run")
         async def create_run(request: CreateRunInput) -> CreateRunOutput:
             self.calls.append("create_run")
+            if self.endings[request.attempt - 1] == "hangs while created":
+                await asyncio.sleep(3600)
             return CreateRunOutput(run_id=f"run_{request.attempt}", status="queued")
 
         @activity.defn(name="wait_for_run")
@@ -150,3 +154,15 @@ async def test_requires_action_cancels_and_fails(loom: Threadloom, fake_worker: 
             await loom.run_turn(turn())
     assert fake.cancelled == ["run_1"]
     assert fake.calls.count("create_run") == 1
+
+
+async def test_cancelled_while_creating_the_run_cancels_it_by_its_tags(
+    loom: Threadloom, fake_worker: Any
+) -> None:
+    async with fake_worker(["hangs while created"]) as fake:
+        handle = await loom.start_turn(turn())
+        await wait_for_phase(handle, "creating_run")
+        await handle.cancel()
+        with pytest.raises(TurnCancelled):
+            await handle.result()
+    assert fake.cancelled == [None]  # no id known yet: the activity looks the run up by its tags

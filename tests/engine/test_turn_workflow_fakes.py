@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from starter.api import Threadloom
 from starter.errors import RunFailed, RunRequiresAction, RunTimedOut, TurnCancelled
@@ -126,10 +127,17 @@ async def test_happy_turn_is_small_in_history(loom: Threadloom, fake_worker: Any
 
 async def test_stuck_run_is_cancelled_and_rerun(loom: Threadloom, fake_worker: Any) -> None:
     async with fake_worker(["stuck", "failed:server_error", "completed"]) as fake:
-        result = await loom.run_turn(turn(max_run_attempts=3))
+        handle = await loom.start_turn(turn(max_run_attempts=3))
+        result = await handle.result()
     assert result.run_id == "run_3"
     assert [a.outcome for a in result.attempts] == ["timed_out", "failed", "completed"]
     assert fake.cancelled == ["run_1"]  # a failed run is over already: nothing to cancel
+
+    history = await loom.client.get_workflow_handle(handle.workflow_id).fetch_history()
+    replayer = Replayer(
+        workflows=WORKFLOWS, workflow_runner=sandbox_runner(), data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)  # raises on non-determinism
 
 
 async def test_always_stuck_ends_in_run_timed_out(loom: Threadloom, fake_worker: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from starter.api import Threadloom
@@ -9,7 +10,7 @@ from starter.errors import RunRequiresAction, ThreadBusy
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import FAST_POLICY, turn
 from threads_client import ThreadsClient
-from workflows.contracts import RunOverrides, TurnPolicy
+from workflows.contracts import PollSettings, RunOverrides, TurnPolicy
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 
@@ -71,3 +72,24 @@ async def test_an_expired_run_is_replaced(
     assert result.reply == "Echo: again"
     assert [a.outcome for a in result.attempts] == ["expired", "completed"]
     assert (await thread_state(threads, thread_id)).statuses == ["expired", "completed"]
+
+
+@pytest.mark.parametrize(("long_poll_wait_ms", "most_polls"), [(20_000, 3), (0, 6)])
+async def test_waiting_uses_long_poll_or_adaptive_polling(
+    loom: Threadloom,
+    thread_id: str,
+    assistant_id: str,
+    control: httpx.AsyncClient,
+    long_poll_wait_ms: int,
+    most_polls: int,
+) -> None:
+    slow = RunOverrides(metadata={"fault": "delay=1200"})
+    policy = TurnPolicy(poll=PollSettings(long_poll_wait_ms=long_poll_wait_ms))
+    await control.post("/_threadloom/stats/reset")
+
+    result = await loom.run_turn(turn(thread_id, assistant_id, "slow", run=slow, policy=policy))
+
+    assert result.reply == "Echo: slow"
+    by_route = (await control.get("/_threadloom/stats")).json()["requests"]["by_route"]
+    polls = by_route["GET /v1/threads/{thread_id}/runs/{run_id}"]
+    assert 2 <= polls <= most_polls  # long-poll: one per status change; polling: backs off

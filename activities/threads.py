@@ -58,6 +58,7 @@ class ThreadsActivities:
             )
             found = await _find_tagged(messages, tags, request.not_before)
             if found is not None:
+                activity.logger.info("adopted message %s of turn %s", found.id, request.turn_key)
                 return AddMessageOutput(message_id=found.id, adopted=True)
         # The run needs the assistant; check it before writing so a bad id leaves the thread alone.
         with translated(not_found=ErrorType.ASSISTANT_NOT_FOUND):
@@ -81,6 +82,7 @@ class ThreadsActivities:
         tags = _run_tags(request.turn_key, request.attempt)
         found = await self._find_run(request.thread_id, tags, request.not_before)
         if found is not None:
+            activity.logger.info("adopted run %s of turn %s", found.id, request.turn_key)
             return CreateRunOutput(run_id=found.id, status=found.status, adopted=True)
 
         async def post() -> Any:
@@ -191,6 +193,7 @@ class ThreadsActivities:
                 adopted = await adopt(run_id) if adopt else None
                 if adopted is not None:
                     return adopted
+                activity.logger.info("thread %s is locked by run %s: waiting", thread_id, run_id)
                 if not await self._wait_until_ended(thread_id, run_id, deadline):
                     raise ApplicationError(
                         f"thread {thread_id} is busy with run {run_id} (waited {wait_seconds:g}s)",

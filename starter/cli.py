@@ -7,18 +7,24 @@
     threadloom demo      the embedded stack, a few conversations end to end, then exit
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
-here win over them. Each command's implementation is imported only when it runs, so `threadloom serve`
-does not load Temporal and `threadloom send` does not load the server.
+here win over them. Each command names its implementation as `"module:function"` and the module is
+imported only when that command runs, so `threadloom serve` does not load Temporal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from starter.settings import Settings
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+QUIET_COMMANDS = {"demo", "send"}  # their own output is the point; logs only for warnings
 
 
 def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -28,26 +34,17 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads-base-url", help="Threads API base URL, e.g. http://host:8700/v1")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {
-        name: getattr(args, name)
-        for name in ("temporal_address", "namespace", "task_queue", "threads_base_url")
-        if getattr(args, name, None) is not None
-    }
-    return Settings(**overrides)
+def _command(commands: Subparsers, name: str, handler: str, help: str) -> argparse.ArgumentParser:
+    """Add a subcommand run by `handler` ("module:function", called as `await f(args, settings)`)."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=help)
+    _add_connection_flags(parser)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="threadloom", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    commands.add_parser("serve", help="run the self-hosted Threads API server", add_help=False)
-
-    worker = commands.add_parser("worker", help="run a worker")
-    _add_connection_flags(worker)
-
-    send = commands.add_parser("send", help="run one durable turn and print the reply")
-    _add_connection_flags(send)
+def _add_turn_commands(commands: Subparsers) -> None:
+    _command(commands, "worker", "starter.cli:worker_command", "run a worker")
+    send = _command(commands, "send", "starter.send:send_command", "run one durable turn")
     send.add_argument("text", help="the user message")
     send.add_argument("--assistant", required=True, help="assistant id (asst_…)")
     send.add_argument("--thread", help="thread id; a new thread is created when omitted")
@@ -56,13 +53,39 @@ def _build_parser() -> argparse.ArgumentParser:
     send.add_argument("--model", help="override the assistant's model for this run")
     send.add_argument("--deadline", type=float, help="run deadline in seconds")
     send.add_argument("--json", action="store_true", help="print the whole TurnResult as JSON")
+    _command(commands, "dev", "starter.demo:dev_command", "run the embedded stack until Ctrl-C")
+    _command(commands, "demo", "starter.demo:demo_command", "run the demo on the embedded stack")
 
-    dev = commands.add_parser("dev", help="run the embedded stack until Ctrl-C")
-    _add_connection_flags(dev)
 
-    demo = commands.add_parser("demo", help="run the demo conversations on the embedded stack")
-    _add_connection_flags(demo)
+def _add_conversation_commands(commands: Subparsers) -> None:
+    """Conversations and tools (issue 5) register their commands here."""
+
+
+def _add_inspection_commands(commands: Subparsers) -> None:
+    """Inspection and replay (issue 6) register their commands here."""
+
+
+def _add_benchmark_commands(commands: Subparsers) -> None:
+    """Benchmarks (issue 7) register their commands here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command but `serve`, which the threads server parses itself."""
+    parser = argparse.ArgumentParser(prog="threadloom", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="run the self-hosted Threads API server", add_help=False)
+    _add_turn_commands(commands)
+    _add_conversation_commands(commands)
+    _add_inspection_commands(commands)
+    _add_benchmark_commands(commands)
     return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the connection flags of `args` on top."""
+    flags = ("temporal_address", "namespace", "task_queue", "threads_base_url")
+    overrides = {name: getattr(args, name) for name in flags if getattr(args, name, None)}
+    return Settings(**overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,36 +95,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         from threads_server.cli import serve_main
 
         return serve_main(argv[1:])
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
     from starter.logging_setup import configure_logging
 
-    settings = _settings(args)
-    configure_logging(settings.log_format, settings.log_level)
+    level = settings.log_level
+    if args.command in QUIET_COMMANDS and "THREADLOOM_LOG_LEVEL" not in os.environ:
+        level = "WARNING"
+    configure_logging(settings.log_format, level)
+    module_name, _, function_name = args.handler.partition(":")
+    handler: Callable[[argparse.Namespace, Settings], Awaitable[int]] = getattr(
+        importlib.import_module(module_name), function_name
+    )
     try:
-        return asyncio.run(_dispatch(args, settings))
+        code = asyncio.run(handler(args, settings))
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    # The Temporal SDK's threads can abort interpreter teardown (see worker.exit_without_teardown).
+    from worker import exit_without_teardown
+
+    exit_without_teardown(code)
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "worker":
-        from worker import run_worker
+async def worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`threadloom worker`: run until SIGINT/SIGTERM."""
+    from worker import run_worker
 
-        await run_worker(settings)
-        return 0
-    if args.command == "send":
-        from starter.send import send_command
-
-        return await send_command(args, settings)
-    if args.command == "dev":
-        from starter.demo import dev_command
-
-        return await dev_command(settings)
-    if args.command == "demo":
-        from starter.demo import demo_command
-
-        return await demo_command(settings)
-    raise AssertionError(args.command)
+    await run_worker(settings)
+    return 0
 
 
 if __name__ == "__main__":

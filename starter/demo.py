@@ -8,6 +8,7 @@ the Temporal UI, checks what ended up on the threads, and exits non-zero if anyt
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import time
@@ -24,7 +25,7 @@ from threads_client import ThreadsClient
 from workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 
-async def dev_command(settings: Settings) -> int:
+async def dev_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the embedded stack in the foreground until Ctrl-C or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -71,7 +72,7 @@ def _ui_link(stack: StackInfo, workflow_id: str) -> str:
     return f"{stack.ui_url}/namespaces/{stack.namespace}/workflows/{quote(workflow_id, safe='')}"
 
 
-async def demo_command(settings: Settings) -> int:
+async def demo_command(args: argparse.Namespace | None, settings: Settings) -> int:
     """Bring up the embedded stack, run the demo flows, check the threads, shut down."""
     started = time.monotonic()
     async with dev_stack(settings, faults_enabled=True) as stack:
@@ -96,6 +97,8 @@ async def demo_command(settings: Settings) -> int:
                     problems += await _run_turn(threadloom, stack, thread.id, assistant.id, turn)
                 problems += await _check_thread(threads, thread.id, turns)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    print(f"The stack has stopped; its state stays in {settings.home}/. To open the links above,")
+    print("run `make dev` (or `threadloom dev`) and keep it running.")
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0

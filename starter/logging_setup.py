@@ -51,6 +51,9 @@ def configure_logging(format: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # One line per HTTP request drowns everything else; request failures still surface as errors.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     # Temporal's adapters would also append their context to the message text; it is a field here.
     from temporalio import activity, workflow
 

@@ -1,4 +1,4 @@
-"""`threadloom demo` end to end: its own Temporal dev server, threads server and worker, on free ports."""
+"""`threadloom demo` end to end: its own Temporal dev server, threads server and worker, free ports."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def test_demo_runs_its_conversations_and_exits_zero(
         embedded_threads_server=True,
     )
 
-    assert await demo_command(settings) == 0
+    assert await demo_command(None, settings) == 0
 
     out = capsys.readouterr().out
     assert "assistant > Echo: Hello! Can you hear me?" in out

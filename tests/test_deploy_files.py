@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from starter.cli import _build_parser
+from starter.cli import build_parser
 from starter.settings import Settings
 from threads_server.settings import LLMSettings, ServerSettings
 from workflows.contracts import SEARCH_ATTRIBUTES
@@ -35,15 +35,18 @@ def _env_names(settings_class: type[BaseSettings]) -> set[str]:
 
 def test_compose_has_the_production_shaped_services(compose: dict) -> None:
     assert set(compose["services"]) >= {
-        "postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui",
-        "threads-server", "worker",
+        "postgresql",
+        "temporal-schema",
+        "temporal",
+        "temporal-setup",
+        "temporal-ui",
+        "threads-server",
+        "worker",
     }
     worker = compose["services"]["worker"]
     assert worker["depends_on"]["temporal-setup"]["condition"] == "service_completed_successfully"
     temporal = compose["services"]["temporal"]
-    assert temporal["depends_on"]["temporal-schema"]["condition"] == (
-        "service_completed_successfully"
-    )
+    assert temporal["depends_on"]["temporal-schema"]["condition"] == ("service_completed_successfully")
     assert temporal["environment"]["DB"] == "postgres12"
 
 
@@ -69,7 +72,7 @@ def test_compose_registers_the_search_attributes_the_workflows_use(compose: dict
 def test_compose_commands_parse(compose: dict) -> None:
     worker_command = compose["services"]["worker"]["command"]
     assert worker_command[0] == "threadloom"
-    assert _build_parser().parse_args(worker_command[1:]).command == "worker"
+    assert build_parser().parse_args(worker_command[1:]).command == "worker"
     serve = compose["services"]["threads-server"]["command"]
     assert serve[:2] == ["threadloom", "serve"]
     from threads_server.cli import build_parser as serve_parser

@@ -132,9 +132,8 @@ async def embedded_threads_server(
     settings: Settings, *, faults_enabled: bool = False
 ) -> AsyncIterator[str]:
     """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
-    import uvicorn
     from threads_server.app import create_app
-
+    from threads_server.serving import build_server
     from threads_server.settings import ServerSettings
 
     parts = urlsplit(settings.threads_base_url)
@@ -148,8 +147,7 @@ async def embedded_threads_server(
     server_settings = ServerSettings(
         host=host, port=port, db_path=settings.home / "threads.db", faults_enabled=faults_enabled
     )
-    config = uvicorn.Config(create_app(server_settings), host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = build_server(create_app(server_settings), host, port, log_level="warning")
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from threads_server.errors import APIError
+from threads_server.errors import APIError, not_found
 from threads_server.faults import HttpFault
 from threads_server.request_models import read_body
 from threads_server.services import Services, services
@@ -36,6 +36,15 @@ async def reset_stats(svc: Svc) -> dict[str, Any]:
     """Start counting from zero."""
     svc.stats.reset()
     return svc.stats.snapshot()
+
+
+@router.get("/runs/{run_id}/finished")
+async def run_finished(run_id: str, svc: Svc) -> dict[str, Any]:
+    """When the run reached its terminal status, in Unix milliseconds (`completed_at` has seconds)."""
+    found = svc.runner.finish_times.get(run_id)
+    if found is None:
+        raise not_found("finished run", run_id)
+    return found
 
 
 def _require_faults(svc: Services) -> None:

@@ -25,8 +25,9 @@ from typing import Any
 from threads_server import storage_run_progress as progress
 from threads_server import storage_runs
 from threads_server.db import Database
-from threads_server.events import RunEvents
+from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents
 from threads_server.faults import RunFault, parse_run_fault
+from threads_server.finish_times import FinishTimes
 from threads_server.responders import (
     Reply,
     Responder,
@@ -65,6 +66,8 @@ class Runner:
         self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self.finish_times = FinishTimes()
+        """Millisecond-precision moments of terminal transitions (`/_threadloom/runs/…`)."""
 
     # -- lifecycle of the runner itself -------------------------------------------------------
 
@@ -160,6 +163,8 @@ class Runner:
         await self._finish(run_id, "cancelled", from_statuses=("cancelling",))
 
     def _publish_run(self, run: dict[str, Any], event: str | None = None) -> None:
+        if run["status"] in TERMINAL_RUN_STATUSES:
+            self.finish_times.record(run["id"], run["status"])
         self._events.publish(run["id"], event or f"thread.run.{run['status']}", run)
 
     async def _finish(self, run_id: str, status: str, **options: Any) -> None:

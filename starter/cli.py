@@ -5,6 +5,8 @@
     threadloom send      run one durable turn and print the reply (`--json`: the whole TurnResult)
     threadloom dev       the embedded stack in the foreground until Ctrl-C
     threadloom demo      the embedded stack, a few conversations end to end, then exit
+    threadloom history   write a workflow's history as JSON (`temporal workflow show` format)
+    threadloom replay    replay history files or live workflows against the current code
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
 here win over them. Each command names its implementation as `"module:function"` and the module is
@@ -63,6 +65,24 @@ def _add_conversation_commands(commands: Subparsers) -> None:
 
 def _add_inspection_commands(commands: Subparsers) -> None:
     """Inspection and replay (issue 6) register their commands here."""
+    history = _command(
+        commands, "history", "starter.history:history_command", "write a workflow's history as JSON"
+    )
+    history.add_argument("workflow_id", metavar="WORKFLOW_ID", help="e.g. turn-thread_…-KEY")
+    history.add_argument("--run-id", help="a run other than the latest (after continue-as-new)")
+    history.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    replay = _command(
+        commands,
+        "replay",
+        "starter.replay:replay_command",
+        "replay histories against the current workflow code",
+    )
+    replay.add_argument("files", nargs="*", metavar="FILE", help="history JSON files")
+    replay.add_argument(
+        "--workflow-id", action="append", default=[], metavar="ID", help="a live workflow (repeatable)"
+    )
+    replay.add_argument("--query", metavar="LIST_QUERY", help="""e.g. 'WorkflowType="TurnWorkflow"'""")
+    replay.add_argument("--limit", type=int, help="at most N workflows from --query")
 
 
 def _add_benchmark_commands(commands: Subparsers) -> None:

@@ -30,6 +30,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
     is_cancelled_exception,
 )
+from temporalio.runtime import Runtime
 
 from starter.errors import InvalidRequest, TurnCancelled, TurnError, error_for
 from starter.settings import Settings
@@ -48,8 +49,11 @@ from workflows.contracts import (
 PROGRESS_QUERY = "progress"
 
 
-async def connect_client(settings: Settings) -> Client:
-    """A Temporal client for `settings`, with the pydantic data converter every part shares."""
+async def connect_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """A Temporal client for `settings`, with the pydantic data converter every part shares.
+
+    `runtime` carries the SDK's telemetry (the worker passes `starter.metrics.metrics_runtime`).
+    """
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
@@ -57,6 +61,7 @@ async def connect_client(settings: Settings) -> Client:
         api_key=api_key,
         tls=settings.temporal_tls or api_key is not None,
         data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
 
 

@@ -1,0 +1,23 @@
+"""Inspection tests run on the engine tests' fixtures: a dev server, a threads server, the real worker."""
+
+from tests.engine.conftest import (
+    assistant_id,
+    engine_worker,
+    loom,
+    task_queue,
+    temporal_env,
+    thread_id,
+    threads,
+    threads_server,
+)
+
+__all__ = [
+    "assistant_id",
+    "engine_worker",
+    "loom",
+    "task_queue",
+    "temporal_env",
+    "thread_id",
+    "threads",
+    "threads_server",
+]

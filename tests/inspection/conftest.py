@@ -1,4 +1,4 @@
-"""Inspection tests run on the engine tests' fixtures: a dev server, a threads server, the real worker."""
+"""Inspection tests share the engine tests' fixtures: dev server, threads server, real worker."""
 
 from tests.engine.conftest import (
     assistant_id,

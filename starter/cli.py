@@ -5,6 +5,7 @@
     threadloom send      run one durable turn and print the reply (`--json`: the whole TurnResult)
     threadloom dev       the embedded stack in the foreground until Ctrl-C
     threadloom demo      the embedded stack, a few conversations end to end, then exit
+    threadloom bench     turns side by side with the seed's loop and the openai SDK, on a private stack
     threadloom history   write a workflow's history as JSON (`temporal workflow show` format)
     threadloom replay    replay history files or live workflows against the current code
 
@@ -87,6 +88,12 @@ def _add_inspection_commands(commands: Subparsers) -> None:
 
 def _add_benchmark_commands(commands: Subparsers) -> None:
     """Benchmarks (issue 7) register their commands here."""
+    from benchmarks.options import add_arguments
+
+    bench = _command(
+        commands, "bench", "benchmarks.command:bench_command", "benchmark turns on a private stack"
+    )
+    add_arguments(bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,52 @@
+"""`threadloom bench`: bring up a private stack, run the scenarios, print the table (or JSON).
+
+Order: side-by-side batches per run length (threadloom, the seed's loop, the openai SDK); engine
+overhead at concurrency 1 (threadloom against the direct loop); throughput against the no-op baseline;
+then the in-flight batch with the worker's memory. Each figure is compared with its DESIGN.md target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+from benchmarks import phases
+from benchmarks.report import Report, table
+from benchmarks.scenarios import Scenarios
+from benchmarks.stack import bench_stack, worker_process
+from starter.api import Threadloom
+from starter.settings import Settings
+from threads_client import ThreadsClient
+
+
+async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the benchmark on its own stack (`settings` are not used: nothing external is touched)."""
+    report = Report(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _parameters(args))
+    async with bench_stack() as stack, worker_process(stack, "turn") as worker:
+        async with ThreadsClient(stack.threads_base_url, max_retries=0, timeout=120) as threads:
+            assistant = await threads.assistants.create(model="echo", name="bench")
+            scenarios = Scenarios(threads, stack.root_url, assistant.id)
+            try:
+                loom = Threadloom(stack.client, task_queue=worker.task_queue)
+                await phases.side_by_side(args, report, scenarios, loom, threads, stack)
+                await phases.overhead(args, report, scenarios, loom, threads)
+                await phases.throughput(args, report, scenarios, loom, stack)
+                if args.in_flight:
+                    await phases.in_flight(args, report, scenarios, loom, worker)
+            finally:
+                await scenarios.aclose()
+    report.parameters["load_avg_after"] = os.getloadavg()
+    print(report.to_json() if args.json else table(report))
+    return 1 if any(b["errors"] for b in report.batches) else 0
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("run_ms", "turns", "concurrency", "throughput", "throughput_turns")
+    found: dict[str, Any] = {name: getattr(args, name) for name in names}
+    found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
+    found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
+    found["python"] = sys.version.split()[0]
+    return found

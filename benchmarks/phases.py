@@ -1,0 +1,203 @@
+"""The benchmark's phases; each adds batches, extra figures and target verdicts to the report."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import Awaitable, Callable
+
+from benchmarks import drivers
+from benchmarks.drivers import Driver, Turn, TurnDone
+from benchmarks.figures import history_counts, median
+from benchmarks.noop import NOOP_WORKFLOW
+from benchmarks.report import Report
+from benchmarks.scenarios import RunLength, Scenarios
+from benchmarks.stack import Stack, WorkerProcess, worker_process
+from starter.api import Threadloom
+from threads_client import ThreadsClient
+
+HISTORY_SAMPLE = 20
+LAG_TARGET_MS = 100
+OVERHEAD_TARGET_MS = 60
+THROUGHPUT_RATIO = 0.8
+EVENTS_TARGET = 20
+
+
+async def side_by_side(
+    args: argparse.Namespace,
+    report: Report,
+    scenarios: Scenarios,
+    loom: Threadloom,
+    threads: ThreadsClient,
+    stack: Stack,
+) -> None:
+    """Per run length: threadloom, the seed's loop, the openai SDK; lag and requests per turn."""
+    ways: list[tuple[str, Driver]] = [
+        ("threadloom", drivers.threadloom_driver(loom)),
+        ("seed", drivers.seed_driver(threads)),
+    ]
+    close: Callable[[], Awaitable[None]] | None = None
+    if not args.no_openai:
+        try:
+            sdk_driver, close = drivers.openai_driver(stack.threads_base_url)
+            ways.append(("openai", sdk_driver))
+        except ImportError:
+            report.extra["openai"] = "not installed (pip install -e '.[test]'): SDK batches skipped"
+    try:
+        for text in args.run_ms.split(","):
+            length = RunLength.parse(text.strip())
+            found = {}
+            for name, driver in ways:
+                batch = await scenarios.run(
+                    name, driver, length, concurrency=args.concurrency, turns=args.turns
+                )
+                found[name] = report.add(batch)
+                if name == "threadloom" and length.high == 0:
+                    await _histories(report, stack, batch.done)
+            ours, seed = found["threadloom"], found["seed"]
+            lag = ours["lag_ms"]["p50"]
+            fewer = ours["requests_per_turn"] <= seed["requests_per_turn"]
+            report.target(
+                f"completion lag p50 <= {LAG_TARGET_MS} ms (DESIGN: 50) at no more requests/turn "
+                f"than the seed's loop, run {length} ms",
+                lag is not None and lag <= LAG_TARGET_MS and fewer,
+                f"lag p50 {_ms(lag)} (seed {_ms(seed['lag_ms']['p50'])}), requests/turn "
+                f"{ours['requests_per_turn']:.1f} vs seed {seed['requests_per_turn']:.1f}",
+            )
+    finally:
+        if close is not None:
+            await close()
+
+
+async def overhead(
+    args: argparse.Namespace,
+    report: Report,
+    scenarios: Scenarios,
+    loom: Threadloom,
+    threads: ThreadsClient,
+) -> None:
+    """Threadloom minus the direct loop, instant runs, one turn at a time; phases of the slow turns."""
+    instant = RunLength(0, 0)
+    direct = await scenarios.run(
+        "direct", drivers.direct_driver(threads), instant, concurrency=1, turns=args.turns
+    )
+    ours = await scenarios.run(
+        "threadloom", drivers.threadloom_driver(loom), instant, concurrency=1, turns=args.turns
+    )
+    report.add(direct)
+    report.add(ours)
+    ours_p50, direct_p50 = median(ours.wall_ms), median(direct.wall_ms)
+    value = None if ours_p50 is None or direct_p50 is None else ours_p50 - direct_p50
+    report.target(
+        f"engine overhead p50 <= {OVERHEAD_TARGET_MS} ms (threadloom wall p50 - direct loop wall p50)",
+        value is not None and value <= OVERHEAD_TARGET_MS,
+        f"{_ms(value)} ({_ms(ours_p50)} - {_ms(direct_p50)})",
+    )
+    report.extra["threadloom wall ms at concurrency 1 (sorted)"] = [
+        round(w) for w in sorted(ours.wall_ms)
+    ]
+    report.extra["threadloom phases ms, median (workflow clock)"] = _phase_medians(ours.done)
+
+
+def _phase_medians(done: list[TurnDone]) -> dict[str, float | None]:
+    phases = [d.phases_ms for d in done if d.phases_ms]
+    names = phases[0].keys() if phases else []
+    return {name: _round(median([p[name] for p in phases])) for name in names}
+
+
+async def throughput(
+    args: argparse.Namespace, report: Report, scenarios: Scenarios, loom: Threadloom, stack: Stack
+) -> None:
+    """Turns/s of instant threadloom turns and of the no-op baseline at each concurrency level."""
+    instant = RunLength(0, 0)
+    levels = [int(level) for level in args.throughput.split(",") if level.strip()]
+    ours: dict[int, float] = {}
+    for level in levels:
+        turns = (
+            max(args.throughput_turns, 2 * level) if level > 1 else max(10, args.throughput_turns // 10)
+        )
+        batch = await scenarios.run(
+            "threadloom", drivers.threadloom_driver(loom), instant, concurrency=level, turns=turns
+        )
+        ours[level] = report.add(batch)["turns_per_s"] or 0.0
+    async with worker_process(stack, "noop") as noop:
+
+        async def noop_turn(turn: Turn) -> TurnDone:
+            await stack.client.execute_workflow(
+                NOOP_WORKFLOW, turn.text, id=f"noop-{uuid.uuid4().hex}", task_queue=noop.task_queue
+            )
+            return TurnDone("", drivers.now_ms(), turn.text)
+
+        for level in levels:
+            turns = (
+                max(args.throughput_turns, 2 * level)
+                if level > 1
+                else max(10, args.throughput_turns // 10)
+            )
+            batch = await scenarios.run("noop", noop_turn, instant, concurrency=level, turns=turns)
+            baseline = report.add(batch)["turns_per_s"] or 0.0
+            ratio = ours[level] / baseline if baseline else 0.0
+            report.target(
+                f"throughput >= {THROUGHPUT_RATIO} x no-op baseline at concurrency {level}",
+                ratio >= THROUGHPUT_RATIO,
+                f"{ours[level]:.1f} vs {baseline:.1f} turns/s = {ratio:.2f} x",
+            )
+
+
+async def _histories(report: Report, stack: Stack, done: list[TurnDone]) -> None:
+    ids = [d.workflow_id for d in done if d.workflow_id][:HISTORY_SAMPLE]
+    counts = await history_counts(stack.client, ids)
+    if not counts:
+        return
+    events = [c.events for c in counts]
+    actions = [c.actions for c in counts]
+    report.extra["history per happy turn"] = {
+        "turns sampled": len(counts),
+        "events (min/median/max)": [min(events), median(events), max(events)],
+        "actions (min/median/max)": [min(actions), median(actions), max(actions)],
+        "event types (one turn)": counts[0].kinds,
+    }
+    worst = max(events)
+    report.target(
+        f"<= {EVENTS_TARGET} history events per happy turn", worst <= EVENTS_TARGET, f"max {worst}"
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+async def in_flight(
+    args: argparse.Namespace,
+    report: Report,
+    scenarios: Scenarios,
+    loom: Threadloom,
+    worker: WorkerProcess,
+) -> None:
+    """`--in-flight` turns started at once, each run lasting `--in-flight-run-ms`; worker memory."""
+    before = worker.memory_kib()
+    length = RunLength(args.in_flight_run_ms, args.in_flight_run_ms)
+    batch = await scenarios.run(
+        "threadloom",
+        drivers.threadloom_driver(loom),
+        length,
+        concurrency=args.in_flight,
+        turns=args.in_flight,
+    )
+    found = report.add(batch)
+    after = worker.memory_kib()
+    peak_mib = after.get("VmHWM", 0) / 1024
+    report.extra["worker memory"] = (
+        f"RSS {before.get('VmRSS', 0) / 1024:.0f} MiB before the in-flight batch, "
+        f"peak (VmHWM) {peak_mib:.0f} MiB"
+    )
+    report.target(
+        f"{args.in_flight} turns in flight without errors",
+        batch.completed == args.in_flight and not batch.errors,
+        f"{found['completed']}/{args.in_flight} completed, {found['errors']} errors, "
+        f"worker peak {peak_mib:.0f} MiB",
+    )

@@ -1,0 +1,85 @@
+"""The benchmark's results as a table for people and as JSON, with each target met or not."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.figures import percentile
+from benchmarks.scenarios import Batch
+
+
+def summary(batch: Batch) -> dict[str, Any]:
+    """The figures of one batch."""
+    turns = max(batch.completed, 1)
+    return {
+        "driver": batch.driver,
+        "run_ms": batch.run_length,
+        "concurrency": batch.concurrency,
+        "turns": batch.turns,
+        "completed": batch.completed,
+        "errors": len(batch.errors),
+        "first_error": batch.errors[0] if batch.errors else None,
+        "lag_ms": {f"p{q}": percentile(batch.lag_ms, q) for q in (50, 95, 99)},
+        "wall_ms": {f"p{q}": percentile(batch.wall_ms, q) for q in (50, 95, 99)},
+        "requests_per_turn": batch.requests / turns,
+        "turns_per_s": batch.completed / batch.elapsed_s if batch.elapsed_s else None,
+    }
+
+
+@dataclass
+class Report:
+    """Everything one `threadloom bench` measured."""
+
+    started_at: str
+    parameters: dict[str, Any]
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, batch: Batch) -> dict[str, Any]:
+        """Record a batch; returns its summary."""
+        found = summary(batch)
+        self.batches.append(found)
+        return found
+
+    def target(self, name: str, met: bool | None, value: str) -> None:
+        """Record a target as met (True), missed (False) or not measured (None)."""
+        self.targets.append({"target": name, "met": met, "value": value})
+
+    def to_json(self) -> str:
+        """All of it as JSON."""
+        return json.dumps(self.__dict__, indent=2, default=str)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table(report: Report) -> str:
+    """A fixed-width table of the batches, then the extra figures and the targets."""
+    head = (
+        f"{'driver':<11}{'run ms':>11}{'conc':>6}{'done':>9}{'err':>5}"
+        f"{'lag p50':>9}{'p95':>8}{'p99':>8}{'wall p50':>10}{'p95':>8}{'req/turn':>9}{'turns/s':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for b in report.batches:
+        lag, wall = b["lag_ms"], b["wall_ms"]
+        done = f"{b['completed']}/{b['turns']}"
+        lines.append(
+            f"{b['driver']:<11}{b['run_ms']:>11}{b['concurrency']:>6}"
+            f"{done:>9}{b['errors']:>5}"
+            f"{_num(lag['p50']):>9}{_num(lag['p95']):>8}{_num(lag['p99']):>8}"
+            f"{_num(wall['p50']):>10}{_num(wall['p95']):>8}"
+            f"{_num(b['requests_per_turn'], 1):>9}{_num(b['turns_per_s'], 1):>9}"
+        )
+    lines.append("")
+    for key, value in report.extra.items():
+        lines.append(f"{key}: {value}")
+    lines.append("")
+    lines.append("targets:")
+    for t in report.targets:
+        mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
+        lines.append(f"  [{mark}] {t['target']}: {t['value']}")
+    return "\n".join(lines)

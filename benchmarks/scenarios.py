@@ -1,0 +1,128 @@
+"""Run a batch of turns with one driver at a given concurrency and collect what it cost.
+
+Each turn gets its own fresh thread (created before counting starts), so turns never wait for each
+other's thread lock. The server's request counter is reset before the batch and read after it; the
+server's millisecond finish time of each run gives the completion lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from benchmarks.drivers import Driver, Turn, TurnDone
+from threads_client import ThreadsClient
+
+SETUP_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class RunLength:
+    """Backend run duration: fixed (`"2000"`) or uniform in a range (`"500..3000"`), in ms."""
+
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, text: str) -> RunLength:
+        """Read `"MS"` or `"LOW..HIGH"`."""
+        low, _, high = text.partition("..")
+        length = cls(int(low), int(high or low))
+        if length.low < 0 or length.high < length.low:
+            raise ValueError(f"bad run length {text!r}: want MS or LOW..HIGH with LOW <= HIGH")
+        return length
+
+    def sample(self, rng: random.Random) -> int:
+        """One run's duration."""
+        return rng.randint(self.low, self.high)
+
+    def __str__(self) -> str:
+        return f"{self.low}" if self.low == self.high else f"{self.low}..{self.high}"
+
+
+@dataclass
+class Batch:
+    """What one batch of turns measured."""
+
+    driver: str
+    run_length: str
+    concurrency: int
+    turns: int
+    elapsed_s: float = 0.0
+    wall_ms: list[float] = field(default_factory=list)
+    lag_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    done: list[TurnDone] = field(default_factory=list)
+
+    @property
+    def completed(self) -> int:
+        """Turns that returned a reply."""
+        return len(self.done)
+
+
+class Scenarios:
+    """Runs batches against one threads server (its base URL and its `/_threadloom` root)."""
+
+    def __init__(self, threads: ThreadsClient, root_url: str, assistant_id: str, *, seed: int = 7):
+        self._threads = threads
+        self._control = httpx.AsyncClient(base_url=root_url, timeout=30)
+        self._assistant_id = assistant_id
+        self._rng = random.Random(seed)
+
+    async def aclose(self) -> None:
+        """Close the control client."""
+        await self._control.aclose()
+
+    async def _new_threads(self, count: int) -> list[str]:
+        gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+        async def one() -> str:
+            async with gate:
+                return (await self._threads.threads.create()).id
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    async def run(
+        self, name: str, driver: Driver, length: RunLength, *, concurrency: int, turns: int
+    ) -> Batch:
+        """Run `turns` turns, at most `concurrency` at once; failures are recorded, not raised."""
+        batch = Batch(name, str(length), concurrency, turns)
+        plan = [
+            Turn(thread_id, self._assistant_id, f"bench turn {i}", length.sample(self._rng))
+            for i, thread_id in enumerate(await self._new_threads(turns))
+        ]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(turn: Turn) -> None:
+            async with gate:
+                started = time.monotonic()
+                try:
+                    done = await driver(turn)
+                except Exception as err:  # a failed turn is a result of the benchmark
+                    batch.errors.append(f"{type(err).__name__}: {err}")
+                    return
+                batch.wall_ms.append((time.monotonic() - started) * 1000)
+                batch.done.append(done)
+
+        await self._control.post("/_threadloom/stats/reset")
+        began = time.monotonic()
+        await asyncio.gather(*(one(turn) for turn in plan))
+        batch.elapsed_s = time.monotonic() - began
+        stats = (await self._control.get("/_threadloom/stats")).json()
+        batch.requests = int(stats["requests"]["total"])
+        batch.lag_ms = await self._lags(batch.done)
+        return batch
+
+    async def _lags(self, done: list[TurnDone]) -> list[float]:
+        """Reply in hand minus the run's finish on the server, per turn (ms)."""
+        lags = []
+        for turn in done:
+            answer = await self._control.get(f"/_threadloom/runs/{turn.run_id}/finished")
+            if answer.status_code == 200:
+                lags.append(turn.done_at_ms - float(answer.json()["finished_at_ms"]))
+        return lags

@@ -1,0 +1,149 @@
+"""The benchmark's own stack: a Temporal dev server, the threads server and workers, as processes.
+
+Everything listens on free 127.0.0.1 ports and keeps its state in a temporary directory. The threads
+server and each worker run in their own process, so the benchmark's clients do not share an event loop
+with them and the worker's peak memory (`VmHWM`) can be read from `/proc`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from starter.temporal_binary import find_temporal_binary
+from workflows.contracts import SEARCH_ATTRIBUTES
+
+START_SECONDS = 60
+
+
+class BenchStackError(RuntimeError):
+    """A part of the benchmark stack did not start."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where the running parts are."""
+
+    client: Client
+    temporal_address: str
+    threads_base_url: str
+    root_url: str
+    home: Path
+
+
+@dataclass
+class WorkerProcess:
+    """A running worker process and its task queue."""
+
+    process: asyncio.subprocess.Process
+    task_queue: str
+
+    def memory_kib(self) -> dict[str, int]:
+        """`VmRSS` and `VmHWM` (peak resident size) of the worker, in KiB (Linux only)."""
+        found: dict[str, int] = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0])
+        return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
+    port = free_port()
+    log = (home / "threads-server.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "threads_server", "--host", "127.0.0.1", "--port", str(port)),
+        *("--db", str(home / "threads.db"), "--faults", "--responder", "echo"),
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        async with httpx.AsyncClient() as http:
+            while True:
+                if process.returncode is not None:
+                    raise BenchStackError(f"the threads server exited with {process.returncode}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{root}/_threadloom/health")).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise BenchStackError("the threads server did not start")
+                await asyncio.sleep(0.05)
+        yield f"{root}/v1", root
+    finally:
+        await _stop(process)
+        log.close()
+
+
+@contextlib.asynccontextmanager
+async def bench_stack() -> AsyncIterator[Stack]:
+    """Start the Temporal dev server (in memory) and the threads server; stop both on exit."""
+    with tempfile.TemporaryDirectory(prefix="threadloom-bench-") as tmp:
+        home = Path(tmp)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=find_temporal_binary(),
+            search_attributes=list(SEARCH_ATTRIBUTES),
+            data_converter=pydantic_data_converter,
+            dev_server_log_level="error",
+        )
+        try:
+            async with contextlib.asynccontextmanager(_threads_server)(home) as (base_url, root):
+                address = env.client.service_client.config.target_host
+                yield Stack(env.client, address, base_url, root, home)
+        finally:
+            await env.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def worker_process(stack: Stack, kind: str) -> AsyncIterator[WorkerProcess]:
+    """Run a worker of `kind` (`turn` or `noop`) on a fresh task queue until the block ends."""
+    task_queue = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+    log = stack.home / f"worker-{kind}.log"
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
+        *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
+        *("--threads-base-url", stack.threads_base_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log.open("ab"),
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
+        if line.strip() != b"ready":
+            tail = log.read_text(errors="replace")[-2000:]
+            raise BenchStackError(f"the {kind} worker did not start:\n{tail}")
+        yield WorkerProcess(process, task_queue)
+    finally:
+        await _stop(process)

@@ -1,0 +1,64 @@
+"""A worker in its own process (`python -m benchmarks.worker_process`), so its memory can be read.
+
+`--kind turn` serves threadloom's real worker (`worker.build_worker`); `--kind noop` the baseline.
+It prints `ready` once polling, and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from temporalio.worker import Worker
+
+from benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
+from starter.api import connect_client
+from starter.settings import Settings
+from worker import build_threads_client, build_worker, exit_without_teardown, sandbox_runner
+
+
+async def serve(kind: str, settings: Settings) -> None:
+    """Run the worker of `kind` until SIGTERM or SIGINT."""
+    client = await connect_client(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_threads_client(settings) as threads:
+        if kind == "turn":
+            worker = build_worker(client, threads, task_queue=settings.task_queue)
+        else:
+            worker = Worker(
+                client,
+                task_queue=settings.task_queue,
+                workflows=[NoopTurnWorkflow],
+                activities=[noop_local, noop_wait],
+                workflow_runner=sandbox_runner(),
+            )
+        async with worker:
+            print("ready", flush=True)
+            await stop.wait()
+
+
+def main() -> None:
+    """Parse the flags and serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=("turn", "noop"), required=True)
+    parser.add_argument("--temporal-address", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--threads-base-url", required=True)
+    args = parser.parse_args()
+    settings = Settings(
+        temporal_address=args.temporal_address,
+        task_queue=args.task_queue,
+        threads_base_url=args.threads_base_url,
+    )
+    asyncio.run(serve(args.kind, settings))
+    sys.stdout.flush()
+    exit_without_teardown(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,17 +20,21 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.conversations import ConversationActivities
 from activities.threads import ThreadsActivities
+from activities.tool_calls import ToolActivities
+from activities.tools import ToolRegistry, load_registries
 from starter.api import connect_client
 from starter.logging_setup import configure_logging
 from starter.metrics import metrics_runtime
 from starter.settings import Settings
 from threads_client import ThreadsClient
+from workflows.conversation import ConversationWorkflow
 from workflows.turn import TurnWorkflow
 
 log = logging.getLogger("threadloom.worker")
 
-WORKFLOWS = [TurnWorkflow]
+WORKFLOWS = [TurnWorkflow, ConversationWorkflow]
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "workflows", "activities")
 """Imported once outside the sandbox: side-effect free (our contracts) or heavy to re-import."""
 
@@ -54,9 +58,12 @@ def build_worker(
     task_queue: str,
     graceful_shutdown: timedelta = timedelta(seconds=10),
     sticky_queue_timeout: timedelta = timedelta(seconds=3),
+    tools: ToolRegistry | None = None,
 ) -> Worker:
-    """A worker serving the turn workflow and its activities on `task_queue`."""
+    """A worker serving the workflows and their activities on `task_queue`, with `tools`."""
     activities = ThreadsActivities(threads)
+    tool_activities = ToolActivities(tools or ToolRegistry())
+    conversations = ConversationActivities(threads, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -67,6 +74,11 @@ def build_worker(
             activities.wait_for_run,
             activities.cancel_run,
             activities.fetch_reply,
+            activities.submit_tool_outputs,
+            tool_activities.describe_tools,
+            tool_activities.call_tool,
+            conversations.open_thread,
+            conversations.turn_result,
         ],
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,
@@ -93,6 +105,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             threads,
             task_queue=settings.task_queue,
             sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
+            tools=load_registries(settings.tools) if settings.tools else None,
         )
         async with worker:
             log.info(

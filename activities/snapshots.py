@@ -6,6 +6,7 @@ from typing import Any
 
 from workflows.activity_contracts import RunSnapshot
 from workflows.contracts import Usage
+from workflows.tool_contracts import ToolCall
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -32,6 +33,10 @@ def snapshot_of(run: Any, *, deadline_passed: bool = False, polls: int = 0) -> R
         incomplete_reason=incomplete.get("reason"),
         usage=Usage.model_validate(usage) if usage else None,
         polls=polls,
+        tool_calls=[
+            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
+            for call in run.tool_calls
+        ],
     )
 
 

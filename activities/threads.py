@@ -34,6 +34,7 @@ from workflows.activity_contracts import (
     WaitForRunInput,
 )
 from workflows.contracts import ATTEMPT_TAG, TURN_KEY_TAG, ErrorType
+from workflows.tool_contracts import SubmitToolOutputsInput, SubmitToolOutputsOutput
 
 T = TypeVar("T")
 SCAN_PAGE = 20
@@ -144,6 +145,23 @@ class ThreadsActivities:
                 await self._wait_until_ended(thread_id, run_id, deadline)
                 run = await runs.retrieve(thread_id, run_id)
         return CancelRunOutput(status=run.status)
+
+    @activity.defn
+    async def submit_tool_outputs(self, request: SubmitToolOutputsInput) -> SubmitToolOutputsOutput:
+        """Submit one round's outputs; a run no longer waiting for these calls had them already."""
+        runs, outputs = self._client.threads.runs, [o.model_dump() for o in request.outputs]
+        with translated():
+            try:
+                run = await runs.submit_tool_outputs(
+                    request.thread_id, request.run_id, tool_outputs=outputs
+                )
+            except BadRequestError:
+                run = await runs.retrieve(request.thread_id, request.run_id)
+                waiting = {call.id for call in run.tool_calls}
+                if run.status == "requires_action" and waiting & {o["tool_call_id"] for o in outputs}:
+                    raise  # still waiting for these very calls: the outputs were wrong
+                return SubmitToolOutputsOutput(status=run.status, already_submitted=True)
+        return SubmitToolOutputsOutput(status=run.status)
 
     @activity.defn
     async def fetch_reply(self, request: FetchReplyInput) -> FetchReplyOutput:

@@ -46,4 +46,8 @@ class Settings(BaseSettings):
     ui_port: int = 8233
     log_format: str = Field(default="auto", description="auto | console | json")
     log_level: str = "INFO"
+    tools: str | None = Field(
+        default="starter.demo_tools:registry",
+        description="tool registries the worker serves: `module:attribute`, comma-separated",
+    )
     metrics_address: str | None = Field(default=None, description="host:port for Prometheus")

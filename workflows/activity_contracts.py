@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.contracts import PollSettings, RunOverrides, Usage, UserMessage
+from workflows.tool_contracts import ToolCall
 
 
 class _Model(BaseModel):
@@ -71,6 +72,7 @@ class RunSnapshot(_Model):
     incomplete_reason: str | None = None
     usage: Usage | None = None
     polls: int = 0
+    tool_calls: list[ToolCall] = Field(default_factory=list)
 
 
 class CancelRunInput(_Model):

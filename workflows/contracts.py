@@ -150,6 +150,7 @@ class TurnPolicy(_Model):
     thread_busy_wait_seconds: float = Field(default=30.0, ge=0)
     heartbeat_timeout_seconds: float = Field(default=10.0, ge=1)
     poll: PollSettings = Field(default_factory=PollSettings)
+    max_tool_rounds: int = Field(default=8, ge=1, le=50, description="requires_action rounds per run")
 
 
 class TurnRequest(_Model):
@@ -166,12 +167,22 @@ class TurnRequest(_Model):
     )
     policy: TurnPolicy = Field(default_factory=TurnPolicy)
     conversation_id: Identifier | None = None
+    tools: list[Identifier] = Field(
+        default_factory=list,
+        max_length=MAX_TOOLS,
+        description="names of tools registered in the worker: their definitions are added to the "
+        "run, and the worker runs their calls; without any, `requires_action` fails the turn",
+    )
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> TurnRequest:
         poll = self.policy.poll
         if poll.max_interval_ms < poll.initial_interval_ms:
             raise ValueError("policy.poll.max_interval_ms is below initial_interval_ms")
+        if len(self.tools) + len(self.run.tools or []) > MAX_TOOLS:
+            raise ValueError(f"at most {MAX_TOOLS} tools on a run (tools and run.tools together)")
+        if len(set(self.tools)) != len(self.tools):
+            raise ValueError("tools: a name is given twice")
         return self
 
     @property
@@ -242,7 +253,14 @@ class TurnResult(_Model):
 
 
 TurnPhase = Literal[
-    "starting", "adding_message", "creating_run", "waiting", "cancelling", "fetching_reply", "done"
+    "starting",
+    "adding_message",
+    "creating_run",
+    "waiting",
+    "calling_tools",
+    "cancelling",
+    "fetching_reply",
+    "done",
 ]
 
 

@@ -51,7 +51,7 @@ def failure_for(outcome: RunOutcome, snapshot: RunSnapshot, *, attempts: int) ->
     """The typed, non-retryable failure that ends a turn whose last run ended with `outcome`."""
     error_type = _FAILURE_BY_OUTCOME[outcome]
     if outcome == "requires_action":
-        text = f"run {snapshot.run_id} requires action (tool calls are not supported yet)"
+        text = f"run {snapshot.run_id} requires action (the turn names no registered tools for it)"
     elif outcome == "timed_out":
         text = f"run {snapshot.run_id} did not finish before its deadline"
     else:

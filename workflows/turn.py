@@ -1,7 +1,8 @@
 """`TurnWorkflow`: one durable conversation turn (DESIGN.md, "The data flow of one turn").
 
 add message → create run → wait for run → (stuck, expired or transiently failed: cancel, new run) →
-fetch reply. The short Threads API calls run as local activities and the long wait as one
+fetch reply; a run that asks for tool calls gets them answered (`workflows.tool_rounds`) and is
+waited on again. The short Threads API calls run as local activities and the long wait as one
 heartbeating activity, which keeps a happy turn at 14 history events and one task-queue round trip.
 Deterministic code only: time from `workflow.now()`, logs through `workflow.logger`, I/O in activities.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, TimeoutError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.threads import ThreadsActivities
@@ -39,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
         TurnTimings,
     )
     from workflows.outcomes import classify, failure_for, retryable, turn_failure
+    from workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
+    from workflows.tool_rounds import describe_tools, run_tool_round
 
 SCAN_SLACK_SECONDS = 120
 """How far before the turn's start an object it wrote may be dated (clock skew between services)."""
@@ -72,6 +75,11 @@ class TurnWorkflow:
         started_at = workflow.now()
         not_before = self._not_before = int(started_at.timestamp()) - SCAN_SLACK_SECONDS
         policy = request.policy
+        tools = await describe_tools(request.tools) if request.tools else None
+        run_options = request.run
+        if tools is not None:
+            own = [tool.definition for tool in tools.values()]
+            run_options = run_options.model_copy(update={"tools": [*(run_options.tools or []), *own]})
 
         self._set_phase("adding_message")
         with turn_failure():
@@ -106,7 +114,7 @@ class TurnWorkflow:
                         not_before=not_before,
                         thread_busy_wait_seconds=policy.thread_busy_wait_seconds,
                         attempt=attempt,
-                        run=request.run,
+                        run=run_options,
                     ),
                     summary=f"create run (attempt {attempt}/{policy.max_run_attempts})",
                     **opts.write_options(policy),
@@ -114,6 +122,8 @@ class TurnWorkflow:
             self._set_phase("waiting", attempt=attempt, run_id=created.run_id)
             deadline = run_started + timedelta(seconds=policy.run_deadline_seconds)
             snapshot = await self._wait_for_run(request, created.run_id, deadline)
+            if tools is not None:
+                snapshot = await self._answer_tool_calls(request, tools, snapshot, deadline)
             outcome = classify(snapshot)
             attempts.append(self._attempt(attempt, snapshot, outcome, run_started))
             if outcome in ("completed", "incomplete"):
@@ -152,6 +162,37 @@ class TurnWorkflow:
                 finished_at=workflow.now(),
             ),
         )
+
+    async def _answer_tool_calls(
+        self,
+        request: TurnRequest,
+        tools: dict[str, ToolDescription],
+        snapshot: RunSnapshot,
+        deadline: datetime,
+    ) -> RunSnapshot:
+        """While the run asks for tool calls: run them, submit the outputs, wait again."""
+        rounds = 0
+        while snapshot.status == "requires_action" and rounds < request.policy.max_tool_rounds:
+            rounds += 1
+            run_id = snapshot.run_id
+            self._set_phase("calling_tools", run_id=run_id)
+            try:
+                outputs = await run_tool_round(
+                    tools, snapshot.tool_calls, thread_id=request.thread_id, run_id=run_id
+                )
+            except ApplicationError:
+                await self._cancel_run(request, run_id)
+                raise
+            with turn_failure():
+                await workflow.execute_local_activity_method(
+                    ThreadsActivities.submit_tool_outputs,
+                    SubmitToolOutputsInput(thread_id=request.thread_id, run_id=run_id, outputs=outputs),
+                    summary=f"submit {len(outputs)} tool output(s) to {run_id}",
+                    **opts.read_options(),
+                )
+            self._set_phase("waiting", run_id=run_id)
+            snapshot = await self._wait_for_run(request, run_id, deadline)
+        return snapshot
 
     async def _wait_for_run(self, request: TurnRequest, run_id: str, deadline: datetime) -> RunSnapshot:
         """Wait for the run; a wait cut short by its own timeout counts as a passed deadline."""

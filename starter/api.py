@@ -140,6 +140,39 @@ class Threadloom:
         """Start the turn (or find it) and wait for its reply."""
         return await (await self.start_turn(request)).result()
 
+    async def send(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        assistant_id: str,
+        thread_id: str | None = None,
+        turn_key: str | None = None,
+        **overrides: Any,
+    ) -> TurnResult:
+        """Run one turn of conversation `conversation_id` (update-with-start) and return its reply.
+
+        Turns of one conversation run one at a time, in arrival order, on its thread (a new one
+        unless `thread_id` is given). The same `turn_key` returns the same result, never a second
+        turn. `overrides`: `tools` (registered tool names), `policy`, `message_metadata`, `limits`
+        (`ConversationLimits`, used when this call starts the conversation) and any `RunOverrides`
+        field (`model`, `instructions`, ...).
+
+        Raises:
+            TurnError: a subclass named after the failure type, as for `run_turn`.
+        """
+        from starter.conversations import send
+
+        return await send(
+            self,
+            conversation_id,
+            text,
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            turn_key=turn_key,
+            **overrides,
+        )
+
     def get_handle(
         self,
         workflow_id: str | None = None,

@@ -1,0 +1,154 @@
+"""Conversations from the starter side: `send` a turn by update-with-start, `close` one.
+
+```python
+loom = await Threadloom.connect()
+result = await loom.send("support-ticket-42", "Where is my order?", assistant_id="asst_…")
+```
+
+One call starts the conversation's workflow if it is not running (a new thread unless `thread_id`
+is given, or the thread of its earlier runs) and delivers the turn as the `send_turn` update, whose
+id is the turn key: resending with the same key returns the first result and runs nothing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from starter.errors import InvalidRequest, TurnError, error_for
+from workflows.contracts import (
+    ASSISTANT_ID,
+    CONVERSATION_ID,
+    THREAD_ID,
+    RunOverrides,
+    TurnPolicy,
+    TurnResult,
+    UserMessage,
+)
+from workflows.conversation_contracts import (
+    CLOSE_UPDATE,
+    CONVERSATION_RESTARTING,
+    CONVERSATION_WORKFLOW,
+    SEND_TURN_UPDATE,
+    CloseConversation,
+    ConversationInput,
+    ConversationLimits,
+    ConversationStatus,
+    SendTurn,
+    conversation_workflow_id,
+)
+
+if TYPE_CHECKING:
+    from starter.api import Threadloom
+
+RESTART_RETRIES = 50
+RESTART_DELAY_SECONDS = 0.2
+VALIDATION_TYPES = {"ValueError", "ValidationError", "TypeError"}
+
+
+def build_turn(
+    text: str,
+    *,
+    turn_key: str | None = None,
+    tools: list[str] | None = None,
+    policy: TurnPolicy | dict[str, Any] | None = None,
+    message_metadata: dict[str, str] | None = None,
+    **overrides: Any,
+) -> SendTurn:
+    """The `send_turn` update input; rule breaks raise `InvalidRequest` (nothing is sent)."""
+    try:
+        return SendTurn(
+            turn_key=turn_key or uuid.uuid4().hex,
+            message=UserMessage(text=text, metadata=message_metadata or {}),
+            run=RunOverrides.model_validate(overrides),
+            tools=tools or [],
+            policy=TurnPolicy.model_validate(policy or {}),
+        )
+    except ValidationError as err:
+        raise InvalidRequest(f"invalid turn: {err}") from err
+
+
+async def send(
+    loom: Threadloom,
+    conversation_id: str,
+    text: str,
+    *,
+    assistant_id: str,
+    thread_id: str | None = None,
+    turn_key: str | None = None,
+    limits: ConversationLimits | None = None,
+    **overrides: Any,
+) -> TurnResult:
+    """Run one turn of the conversation and return its result (see `Threadloom.send`)."""
+    turn = build_turn(text, turn_key=turn_key, **overrides)
+    try:
+        start = ConversationInput(
+            conversation_id=conversation_id,
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            limits=limits or ConversationLimits(),
+        )
+    except ValidationError as err:
+        raise InvalidRequest(f"invalid conversation: {err}") from err
+    workflow_id = conversation_workflow_id(conversation_id)
+    for _ in range(RESTART_RETRIES):
+        operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            CONVERSATION_WORKFLOW,
+            start,
+            id=workflow_id,
+            task_queue=loom.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=_search_attributes(start),
+            static_summary=f"conversation {conversation_id}",
+        )
+        try:
+            result: TurnResult = await loom.client.execute_update_with_start_workflow(
+                SEND_TURN_UPDATE,
+                turn,
+                start_workflow_operation=operation,
+                id=turn.turn_key,
+                result_type=TurnResult,
+            )
+            return result
+        except WorkflowUpdateFailedError as err:
+            error = update_error(err, workflow_id)
+            if error.type != CONVERSATION_RESTARTING:
+                raise error from err
+        await asyncio.sleep(RESTART_DELAY_SECONDS)
+    raise TurnError(f"conversation {conversation_id} kept restarting", workflow_id=workflow_id)
+
+
+async def close(loom: Threadloom, conversation_id: str, reason: str = "") -> ConversationStatus:
+    """Ask the conversation to end once its accepted turns are done."""
+    handle = loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    status: ConversationStatus = await handle.execute_update(
+        CLOSE_UPDATE, CloseConversation(reason=reason), result_type=ConversationStatus
+    )
+    return status
+
+
+def update_error(err: WorkflowUpdateFailedError, workflow_id: str) -> TurnError:
+    """The typed exception of a failed (or rejected) `send_turn` update."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError):
+        return TurnError(str(cause), workflow_id=workflow_id)
+    if cause.type in VALIDATION_TYPES:
+        return InvalidRequest(f"invalid turn: {cause.message}", workflow_id=workflow_id)
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return error_for(cause.type, cause.message, details, workflow_id)
+
+
+def _search_attributes(start: ConversationInput) -> TypedSearchAttributes:
+    pairs = [
+        SearchAttributePair(CONVERSATION_ID, start.conversation_id),
+        SearchAttributePair(ASSISTANT_ID, start.assistant_id),
+    ]
+    if start.thread_id:
+        pairs.append(SearchAttributePair(THREAD_ID, start.thread_id))
+    return TypedSearchAttributes(pairs)

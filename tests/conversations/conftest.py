@@ -1,0 +1,13 @@
+"""Conversation tests reuse the engine fixtures (one Temporal dev server and threads server per session)."""
+
+from tests.engine.conftest import (  # noqa: F401
+    assistant_id,
+    control,
+    engine_worker,
+    loom,
+    task_queue,
+    temporal_env,
+    thread_id,
+    threads,
+    threads_server,
+)

@@ -1,4 +1,4 @@
-"""Conversation tests reuse the engine fixtures (one Temporal dev server and threads server per session)."""
+"""Conversation tests reuse the engine fixtures (one Temporal dev server, one threads server)."""
 
 from tests.engine.conftest import (  # noqa: F401
     assistant_id,

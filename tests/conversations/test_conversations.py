@@ -6,6 +6,7 @@ Real worker, real Temporal dev server, real threads server over HTTP; assertions
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 
@@ -32,7 +33,7 @@ def assert_in_order(results: list[TurnResult], texts: list[str]) -> None:
     for result, text in zip(results, texts, strict=True):
         assert result.reply == f"Echo: {text}"
     ordered = sorted(results, key=lambda r: r.timings.started_at)
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in itertools.pairwise(ordered):
         assert earlier.timings.finished_at <= later.timings.started_at
 
 

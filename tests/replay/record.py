@@ -23,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from starter.api import Threadloom
+from starter.demo_tools import registry
 from starter.errors import TurnError
 from starter.history import history_json
 from starter.temporal_binary import find_temporal_binary
@@ -57,8 +58,8 @@ class Recording:
         )
 
 
-Scenario = Callable[[Recording], Awaitable[str]]
-"""Runs one workflow to its end and returns its workflow id."""
+Scenario = Callable[[Recording], Awaitable[str | list[str]]]
+"""Runs a workflow to its end and returns its id (or ids: the main one first, then its children)."""
 
 
 async def happy_turn(rec: Recording) -> str:
@@ -106,11 +107,62 @@ async def cancelled(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def tool_call(rec: Recording) -> str:
+    request = await rec.request(
+        'What is the weather?\n/tool get_weather {"city": "Lisbon"}', tools=["get_weather"]
+    )
+    result = await rec.loom.run_turn(request)
+    assert "[get_weather] Lisbon: sunny" in result.reply, result.reply
+    return request.workflow_id
+
+
+async def tool_rounds(rec: Recording) -> str:
+    lines = [
+        "Compare two cities, then a third.",
+        '/tool get_weather {"city": "Oslo"}',
+        '/tool get_weather {"city": "London", "unit": "fahrenheit"}',
+        "/then",
+        '/tool get_weather {"city": "Lisbon"}',
+    ]
+    request = await rec.request("\n".join(lines), tools=["get_weather"])
+    result = await rec.loom.run_turn(request)
+    assert result.reply.count("[get_weather]") == 3, result.reply
+    return request.workflow_id
+
+
+async def conversation(rec: Recording) -> str:
+    """Three turns with two per run: the first run continues as new; then the conversation closes."""
+    from starter.conversations import close
+    from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
+
+    conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
+    limits = ConversationLimits(max_turns_per_run=2)
+    texts = ["My name is Ada.", "I am planning a trip to Lisbon.", "What did I tell you?"]
+    for number, text in enumerate(texts, start=1):
+        await rec.loom.send(
+            conversation_id,
+            text,
+            assistant_id=rec.assistant_id,
+            turn_key=f"{conversation_id}-{number}",
+            limits=limits,
+        )
+    await close(rec.loom, conversation_id, "recorded")
+    handle = rec.loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    await handle.result()
+    query = f'ConversationId="{conversation_id}" AND WorkflowType="TurnWorkflow"'
+    turns = [e async for e in rec.loom.client.list_workflows(query)]
+    first_turn = min(turns, key=lambda e: e.start_time)  # a child of the conversation
+    return [handle.id, first_turn.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
     "turn-failed-invalid-prompt": failed_invalid_prompt,
     "turn-cancelled": cancelled,
+    "turn-tool-call": tool_call,
+    "turn-tool-rounds": tool_rounds,
+    "conversation": conversation,
 }
 
 
@@ -156,11 +208,14 @@ async def record(names: list[str]) -> None:
                 async with ThreadsClient(server.base_url, max_retries=0) as threads:
                     assistant = await threads.assistants.create(model="echo", name="histories")
                     rec = Recording(Threadloom(env.client, task_queue=TASK_QUEUE), threads, assistant.id)
-                    async with build_worker(env.client, threads, task_queue=TASK_QUEUE):
+                    worker = build_worker(env.client, threads, task_queue=TASK_QUEUE, tools=registry)
+                    async with worker:
                         for name, scenario in chosen.items():
-                            workflow_id = await scenario(rec)
-                            for path in await write_runs(env.client, name, workflow_id):
-                                print(f"recorded {path.relative_to(HISTORIES.parent.parent)}")
+                            ids = await scenario(rec)
+                            for number, workflow_id in enumerate([ids] if isinstance(ids, str) else ids):
+                                file_name = f"{name}-child{number}" if number else name
+                                for path in await write_runs(env.client, file_name, workflow_id):
+                                    print(f"recorded {path.relative_to(HISTORIES.parent.parent)}")
     finally:
         await env.shutdown()
 

@@ -19,8 +19,18 @@ HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("
 
 def test_histories_cover_the_turn_paths() -> None:
     names = {path.stem for path in HISTORIES}
-    for path in ("happy", "stalled-and-rerun", "failed-invalid-prompt", "cancelled"):
+    turns = (
+        "happy",
+        "stalled-and-rerun",
+        "failed-invalid-prompt",
+        "cancelled",
+        "tool-call",
+        "tool-rounds",
+    )
+    for path in turns:
         assert f"turn-{path}" in names
+    # a conversation that continued as new once, and one of its turns (a child workflow)
+    assert {"conversation-run1", "conversation-run2", "conversation-child1"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

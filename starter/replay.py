@@ -9,6 +9,7 @@ and the reason. Files, workflow ids and list queries can be mixed in one call.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,14 @@ class ReplayOutcome:
         head = f"{self.name} ({self.workflow_type}, {self.events} events)"
         if self.error is None:
             return f"ok    {head}"
-        return f"FAIL  {head}: {type(self.error).__name__}: {self.error}"
+        return f"FAIL  {head}: {type(self.error).__name__}: {reason(self.error)}"
+
+
+def reason(error: BaseException) -> str:
+    """The error's message; for a core failure only its `message: "…"` part, not the whole struct."""
+    text = str(error)
+    found = re.search(r'message: "((?:[^"\\]|\\.)*)"', text)
+    return found.group(1) if found else text
 
 
 def build_replayer(

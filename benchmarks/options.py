@@ -15,5 +15,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--throughput-turns", type=int, default=400, help="turns per throughput batch (level 1: /10)")
     add("--in-flight", type=int, default=1000, help="turns in flight at once (0 skips)")
     add("--in-flight-run-ms", type=int, default=5000, help="run length of the in-flight turns")
+    add("--partitions", type=int, help="task queue partitions of the dev server (default: its own)")
     add("--no-openai", action="store_true", help="skip the openai SDK driver")
     add("--json", action="store_true", help="print the report as JSON")

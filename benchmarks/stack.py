@@ -108,8 +108,15 @@ async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def bench_stack() -> AsyncIterator[Stack]:
-    """Start the Temporal dev server (in memory) and the threads server; stop both on exit."""
+async def bench_stack(*, partitions: int | None = None) -> AsyncIterator[Stack]:
+    """Start the Temporal dev server (in memory) and the threads server; stop both on exit.
+
+    `partitions` sets the task queues' read and write partitions (the server's default when None).
+    """
+    extra: list[str] = []
+    if partitions is not None:
+        for key in ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"):
+            extra += ["--dynamic-config-value", f"{key}={partitions}"]
     with tempfile.TemporaryDirectory(prefix="threadloom-bench-") as tmp:
         home = Path(tmp)
         env = await WorkflowEnvironment.start_local(
@@ -117,6 +124,7 @@ async def bench_stack() -> AsyncIterator[Stack]:
             search_attributes=list(SEARCH_ATTRIBUTES),
             data_converter=pydantic_data_converter,
             dev_server_log_level="error",
+            dev_server_extra_args=extra,
         )
         try:
             async with contextlib.asynccontextmanager(_threads_server)(home) as (base_url, root):

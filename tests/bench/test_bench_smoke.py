@@ -1,0 +1,45 @@
+"""A short run of `threadloom bench`: it runs end to end and its numbers are sane (never fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SMOKE = [
+    *("--run-ms", "0,300", "--turns", "3", "--concurrency", "3"),
+    *("--throughput", "1,4", "--throughput-turns", "8"),
+    *("--in-flight", "10", "--in-flight-run-ms", "300"),
+    "--json",
+]
+
+
+def test_bench_smoke_run_is_sane() -> None:
+    # Its own process: the benchmark starts its own dev server, threads server and workers.
+    done = subprocess.run(
+        [sys.executable, "-m", "starter.cli", "bench", *SMOKE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout[done.stdout.index("{") :])
+    drivers = {b["driver"] for b in report["batches"]}
+    assert {"threadloom", "seed", "direct", "noop"} <= drivers
+    for batch in report["batches"]:
+        assert batch["completed"] == batch["turns"], batch
+        assert batch["errors"] == 0, batch
+        assert batch["wall_ms"]["p50"] > 0
+        assert batch["turns_per_s"] > 0
+        if batch["driver"] == "noop":
+            assert batch["requests_per_turn"] == 0
+            continue
+        # add message + create run + at least one read of the run + list: 4 at least; polling
+        # a 300 ms run once a second, or scanning before writes, stays well under 20.
+        assert 4 <= batch["requests_per_turn"] <= 20, batch
+        assert batch["lag_ms"]["p50"] is not None and batch["lag_ms"]["p50"] > -50, batch
+    history = report["extra"]["history per happy turn"]
+    assert 1 <= history["events (min/median/max)"][2] <= 100
+    assert history["actions (min/median/max)"][0] >= 1
+    assert {t["met"] for t in report["targets"]} <= {True, False, None}

@@ -3,6 +3,8 @@
     threadloom serve     the self-hosted Threads API server
     threadloom worker    a Temporal worker for threadloom's workflows and activities
     threadloom send      run one durable turn and print the reply (`--json`: the whole TurnResult)
+    threadloom chat      keep a conversation going at a prompt (`/quit` ends it)
+    threadloom schema    the JSON Schema of the inputs and outputs, for other languages
     threadloom dev       the embedded stack in the foreground until Ctrl-C
     threadloom demo      the embedded stack, a few conversations end to end, then exit
     threadloom bench     turns side by side with the seed's loop and the openai SDK, on a private stack
@@ -27,7 +29,12 @@ from typing import Any
 from starter.settings import Settings
 
 Subparsers = Any  # argparse's _SubParsersAction is private
-QUIET_COMMANDS = {"demo", "send"}  # their own output is the point; logs only for warnings
+QUIET_COMMANDS = {
+    "demo",
+    "send",
+    "chat",
+    "schema",
+}  # their own output is the point; logs only for warnings
 
 
 def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +58,12 @@ def _add_turn_commands(commands: Subparsers) -> None:
     send.add_argument("text", help="the user message")
     send.add_argument("--assistant", required=True, help="assistant id (asst_…)")
     send.add_argument("--thread", help="thread id; a new thread is created when omitted")
+    send.add_argument(
+        "--conversation", help="send as a turn of this conversation (one at a time, on its thread)"
+    )
+    send.add_argument(
+        "--tool", action="append", default=[], help="a tool registered in the worker (repeatable)"
+    )
     send.add_argument("--turn-key", help="idempotency key: the same key never runs a second turn")
     send.add_argument("--instructions", help="override the assistant's instructions for this run")
     send.add_argument("--model", help="override the assistant's model for this run")
@@ -62,6 +75,15 @@ def _add_turn_commands(commands: Subparsers) -> None:
 
 def _add_conversation_commands(commands: Subparsers) -> None:
     """Conversations and tools (issue 5) register their commands here."""
+    chat = _command(commands, "chat", "starter.chat:chat_command", "chat with an assistant")
+    chat.add_argument("--assistant", required=True, help="assistant id (asst_…)")
+    chat.add_argument("--conversation", help="conversation id (default: a new one)")
+    chat.add_argument("--thread", help="thread id of a new conversation (default: a new thread)")
+    chat.add_argument("--tool", action="append", default=[], help="a registered tool (repeatable)")
+    schema = _command(
+        commands, "schema", "starter.schema:schema_command", "print the JSON Schema of the contracts"
+    )
+    schema.add_argument("name", nargs="?", help="one model (TurnRequest, TurnResult, SendTurn, …)")
 
 
 def _add_inspection_commands(commands: Subparsers) -> None:

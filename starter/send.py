@@ -1,9 +1,10 @@
-"""`threadloom send`: one durable turn from the command line."""
+"""`threadloom send`: one durable turn from the command line (`--conversation`: a conversation's)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from starter.api import Threadloom, validate_request
 from starter.errors import TurnError
@@ -17,6 +18,8 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
     Exit codes: 0 reply printed, 1 the turn failed (the error type is printed), 2 bad input.
     """
     overrides = {"instructions": args.instructions, "model": args.model}
+    if args.conversation:
+        return await _send_to_conversation(args, settings, overrides)
     fields: dict[str, object] = {
         "thread_id": args.thread or "thread_new",
         "assistant_id": args.assistant,
@@ -25,6 +28,8 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
     }
     if args.turn_key:
         fields["turn_key"] = args.turn_key
+    if args.tool:
+        fields["tools"] = args.tool
     if args.deadline:
         fields["policy"] = {"run_deadline_seconds": args.deadline}
     try:
@@ -33,6 +38,31 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
             request = request.model_copy(update={"thread_id": await _new_thread(settings)})
         threadloom = await Threadloom.connect(settings)
         result = await threadloom.run_turn(request)
+    except TurnError as error:
+        print(f"{error.type}: {error.message}", file=sys.stderr)
+        return 2 if error.type == "InvalidRequest" else 1
+    print(result.model_dump_json(indent=2) if args.json else result.reply)
+    return 0
+
+
+async def _send_to_conversation(
+    args: argparse.Namespace, settings: Settings, overrides: dict[str, str | None]
+) -> int:
+    """`--conversation`: the turn goes to the conversation's workflow (update-with-start)."""
+    options: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if args.deadline:
+        options["policy"] = {"run_deadline_seconds": args.deadline}
+    try:
+        threadloom = await Threadloom.connect(settings)
+        result = await threadloom.send(
+            args.conversation,
+            args.text,
+            assistant_id=args.assistant,
+            thread_id=args.thread,
+            turn_key=args.turn_key,
+            tools=args.tool,
+            **options,
+        )
     except TurnError as error:
         print(f"{error.type}: {error.message}", file=sys.stderr)
         return 2 if error.type == "InvalidRequest" else 1

@@ -1,0 +1,46 @@
+"""`threadloom chat`: a conversation at a prompt — each line is a turn, each reply is printed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+
+from starter.api import Threadloom
+from starter.errors import TurnError
+from starter.settings import Settings
+
+QUIT = {"/quit", "/exit"}
+
+
+async def chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Read lines from stdin until EOF or `/quit`; send each as a turn and print the reply."""
+    conversation = args.conversation or f"chat-{uuid.uuid4().hex[:8]}"
+    threadloom = await Threadloom.connect(settings)
+    print(f"conversation {conversation} (/quit to leave)", flush=True)
+    thread_id = args.thread
+    while True:
+        print("you> ", end="", flush=True)
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            print()
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        if text in QUIT:
+            return 0
+        try:
+            result = await threadloom.send(
+                conversation,
+                text.replace("\\n", "\n"),  # a typed `\n` starts a new line (e.g. for /tool lines)
+                assistant_id=args.assistant,
+                thread_id=thread_id,
+                tools=args.tool,
+            )
+        except TurnError as error:
+            print(f"error> {error.type}: {error.message}", flush=True)
+            continue
+        thread_id = None  # only the first turn can choose the thread
+        print(f"assistant> {result.reply}", flush=True)

@@ -3,6 +3,7 @@
 `ChangedTurnWorkflow` is the turn as someone might carelessly edit it: a short timer before the user
 message is added. Registered under the real workflow type name, it must fail replay of every
 recorded turn with a non-determinism error, and so does `threadloom replay` (exit 1, naming the file).
+The same change behind `workflow.patched` replays them all (the README's way to ship it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,24 @@ class ChangedTurnWorkflow(TurnWorkflow):
     async def run(self, request: TurnRequest) -> TurnResult:
         await workflow.sleep(timedelta(milliseconds=10))
         return await super().run(request)
+
+
+@workflow.defn(name=TURN_WORKFLOW, sandboxed=False)
+class PatchedTurnWorkflow(TurnWorkflow):
+    """The same change shipped safely: only workflows started after the deploy take the new step."""
+
+    @workflow.run
+    async def run(self, request: TurnRequest) -> TurnResult:
+        if workflow.patched("timer-before-add-message"):
+            await workflow.sleep(timedelta(milliseconds=10))
+        return await super().run(request)
+
+
+@pytest.mark.parametrize("path", TURNS, ids=[p.stem for p in TURNS])
+async def test_patched_change_replays(path: Path) -> None:
+    replayer = build_replayer([PatchedTurnWorkflow], UnsandboxedWorkflowRunner())
+    outcome = await replay_one(replayer, path.name, load_history(path))
+    assert outcome.ok, outcome.line()
 
 
 @pytest.mark.parametrize("path", TURNS, ids=[p.stem for p in TURNS])

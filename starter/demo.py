@@ -1,9 +1,10 @@
 """`threadloom dev` and `threadloom demo`: the embedded stack, and conversations run on it.
 
-The demo is the seed's two flows run as durable turns: a complete conversation (thread, message, run,
-reply) and a multi-turn conversation on one thread, whose second turn's run stalls past its deadline
-and is cancelled and run again by the engine. It prints each reply and where to see the workflow in
-the Temporal UI, checks what ended up on the threads, and exits non-zero if anything is off.
+The demo is the seed's flows run as durable turns: a complete conversation (thread, message, run,
+reply); a multi-turn conversation on one thread, whose second turn's run stalls past its deadline and
+is cancelled and run again by the engine; and a turn whose run calls a tool registered in the worker.
+It prints each reply and where to see the workflow in the Temporal UI, checks what ended up on the
+threads, and exits non-zero if anything is off.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class _Turn:
     run: RunOverrides = field(default_factory=RunOverrides)
     policy: TurnPolicy = field(default_factory=TurnPolicy)
     note: str = ""
+    tools: list[str] = field(default_factory=list)
 
 
 STALL_ONCE = _Turn(
@@ -61,6 +63,16 @@ FLOWS: list[tuple[str, list[_Turn]]] = [
             _Turn("My name is Ada and I would like to plan a trip to Lisbon."),
             STALL_ONCE,
             _Turn("Thanks. Please summarise what we talked about."),
+        ],
+    ),
+    (
+        "a tool-using turn",
+        [
+            _Turn(
+                'What is the weather in Lisbon?\n/tool get_weather {"city": "Lisbon"}',
+                tools=["get_weather"],
+                note="the run calls get_weather (a function registered in the worker)",
+            )
         ],
     ),
 ]
@@ -114,6 +126,7 @@ async def _run_turn(
         run=turn.run,
         policy=turn.policy,
         turn_key=uuid.uuid4().hex[:12],
+        tools=turn.tools,
     )
     print(f"  user      > {turn.text}")
     if turn.note:

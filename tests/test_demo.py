@@ -40,5 +40,7 @@ async def test_demo_runs_its_conversations_and_exits_zero(
     assert re.search(r"runs: run_\w+: timed_out, run_\w+: completed", out)
     assert "1 user and 1 assistant messages" in out
     assert "3 user and 3 assistant messages" in out
+    # The tool turn: the run called get_weather, the worker answered, the reply lists the output.
+    assert "[get_weather] Lisbon: sunny, 24°C" in out
     assert "PROBLEM" not in out
     assert (tmp_path / "home" / "temporal.db").exists()

@@ -82,6 +82,21 @@ async def test_schema_lists_the_contracts(capsys: pytest.CaptureFixture[str]) ->
     assert "thread_id" in json.loads(capsys.readouterr().out)["required"]
 
 
+async def temporal_cli(settings: Settings, *args: str) -> str:
+    """Run the `temporal` CLI against the test server; its stdout."""
+    process = await asyncio.create_subprocess_exec(
+        find_temporal_binary(),
+        *args,
+        "--address",
+        settings.temporal_address,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
 async def test_a_turn_started_by_type_name_from_the_temporal_cli(
     settings: Settings, loom: Threadloom, thread_id: str, assistant_id: str, task_queue: str
 ) -> None:
@@ -91,12 +106,10 @@ async def test_a_turn_started_by_type_name_from_the_temporal_cli(
         "message": {"text": "from the CLI"},
         "turn_key": "cli1",
     }
-    process = await asyncio.create_subprocess_exec(
-        find_temporal_binary(),
+    await temporal_cli(
+        settings,
         "workflow",
         "start",
-        "--address",
-        settings.temporal_address,
         "--type",
         "TurnWorkflow",
         "--task-queue",
@@ -105,10 +118,36 @@ async def test_a_turn_started_by_type_name_from_the_temporal_cli(
         f"turn-{thread_id}-cli1",
         "--input",
         json.dumps(payload),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
     result = await loom.get_handle(thread_id=thread_id, turn_key="cli1").result()
     assert result.reply == "Echo: from the CLI"
+
+
+async def test_a_conversation_turn_by_update_with_start_from_the_temporal_cli(
+    settings: Settings, assistant_id: str, task_queue: str
+) -> None:
+    conversation = f"cli-{uuid.uuid4().hex[:8]}"
+    out = await temporal_cli(
+        settings,
+        "workflow",
+        "execute-update-with-start",
+        "--type",
+        "ConversationWorkflow",
+        "--task-queue",
+        task_queue,
+        "--workflow-id",
+        f"conversation-{conversation}",
+        "--id-conflict-policy",
+        "UseExisting",
+        "--input",
+        json.dumps({"conversation_id": conversation, "assistant_id": assistant_id}),
+        "--update-name",
+        "send_turn",
+        "--update-id",
+        "u1",
+        "--update-input",
+        json.dumps({"turn_key": "u1", "message": {"text": "hello by update"}}),
+        "--output",
+        "json",
+    )
+    assert "Echo: hello by update" in out

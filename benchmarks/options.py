@@ -8,9 +8,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's parameters."""
     add = parser.add_argument
-    add("--run-ms", default="0,2000,500..3000", help="run lengths: MS or LOW..HIGH, comma-separated")
+    add("--run-ms", default="0,2000,500..3000,8000", help="MS or LOW..HIGH, comma-separated")
     add("--turns", type=int, default=40, help="turns per side-by-side and overhead batch")
-    add("--concurrency", type=int, default=10, help="concurrency of the side-by-side batches")
+    add("--concurrency", type=int, default=20, help="concurrency of the side-by-side batches")
     add("--throughput", default="1,50,200", help="concurrency levels for turns/s (comma-separated)")
     add("--throughput-turns", type=int, default=400, help="turns per throughput batch (level 1: /10)")
     add("--in-flight", type=int, default=1000, help="turns in flight at once (0 skips)")

@@ -6,7 +6,7 @@ import argparse
 import uuid
 from collections.abc import Awaitable, Callable
 
-from benchmarks import drivers
+from benchmarks import cpu, drivers
 from benchmarks.drivers import Driver, Turn, TurnDone
 from benchmarks.figures import history_counts, median
 from benchmarks.noop import NOOP_WORKFLOW
@@ -116,9 +116,12 @@ async def throughput(
         turns = (
             max(args.throughput_turns, 2 * level) if level > 1 else max(10, args.throughput_turns // 10)
         )
+        before = cpu.snapshot()
         batch = await scenarios.run(
             "threadloom", drivers.threadloom_driver(loom), instant, concurrency=level, turns=turns
         )
+        spent = cpu.per_turn_ms(before, cpu.snapshot(), batch.completed)
+        report.extra[f"CPU ms per turn, threadloom at concurrency {level}"] = spent
         ours[level] = report.add(batch)["turns_per_s"] or 0.0
     async with worker_process(stack, "noop") as noop:
 
@@ -134,7 +137,10 @@ async def throughput(
                 if level > 1
                 else max(10, args.throughput_turns // 10)
             )
+            before = cpu.snapshot()
             batch = await scenarios.run("noop", noop_turn, instant, concurrency=level, turns=turns)
+            spent = cpu.per_turn_ms(before, cpu.snapshot(), batch.completed)
+            report.extra[f"CPU ms per turn, no-op at concurrency {level}"] = spent
             baseline = report.add(batch)["turns_per_s"] or 0.0
             ratio = ours[level] / baseline if baseline else 0.0
             report.target(

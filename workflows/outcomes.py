@@ -51,7 +51,10 @@ def failure_for(outcome: RunOutcome, snapshot: RunSnapshot, *, attempts: int) ->
     """The typed, non-retryable failure that ends a turn whose last run ended with `outcome`."""
     error_type = _FAILURE_BY_OUTCOME[outcome]
     if outcome == "requires_action":
-        text = f"run {snapshot.run_id} requires action (the turn names no registered tools for it)"
+        text = (
+            f"run {snapshot.run_id} still requires action "
+            "(the turn registered no tools for its calls, or it ran out of tool rounds)"
+        )
     elif outcome == "timed_out":
         text = f"run {snapshot.run_id} did not finish before its deadline"
     else:

@@ -48,8 +48,10 @@ async def test_concurrent_sends_run_one_at_a_time_in_order(
     print(f"20 concurrent turns on one conversation: {elapsed:.2f}s, {20 / elapsed:.1f} turns/s")
 
     assert_in_order(results, texts)
-    thread_id = await loom.client.get_workflow_handle(conversation_workflow_id(cid)).describe()
-    state = await thread_state(threads, _thread_of(thread_id))
+    handle = loom.client.get_workflow_handle(conversation_workflow_id(cid))
+    events = [e async for e in handle.fetch_history_events()]
+    print(f"conversation history: {len(events)} events for 20 turns")
+    state = await thread_state(threads, _thread_of(await handle.describe()))
     assert len(state.user_messages) == 20
     assert state.statuses == ["completed"] * 20
     # The thread holds user, assistant, user, assistant, ...: no turn overlapped another.

@@ -34,6 +34,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
             scenarios = Scenarios(threads, stack.root_url, assistant.id)
             try:
                 loom = Threadloom(stack.client, task_queue=worker.task_queue)
+                await phases.warm_up(args, scenarios, loom)
                 await phases.side_by_side(args, report, scenarios, loom, threads, stack)
                 await phases.overhead(args, report, scenarios, loom, threads)
                 await phases.throughput(args, report, scenarios, loom, stack)

@@ -17,10 +17,19 @@ from starter.api import Threadloom
 from threads_client import ThreadsClient
 
 HISTORY_SAMPLE = 20
+WARM_UP_TURNS = 20
 LAG_TARGET_MS = 100
 OVERHEAD_TARGET_MS = 60
 THROUGHPUT_RATIO = 0.8
 EVENTS_TARGET = 20
+
+
+async def warm_up(args: argparse.Namespace, scenarios: Scenarios, loom: Threadloom) -> None:
+    """A few unreported turns first: the worker's sandbox and connections start cold."""
+    turns = min(args.turns, WARM_UP_TURNS)
+    await scenarios.run(
+        "warm-up", drivers.threadloom_driver(loom), RunLength(0, 0), concurrency=turns, turns=turns
+    )
 
 
 async def side_by_side(

@@ -60,7 +60,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 def table(report: Report) -> str:
     """A fixed-width table of the batches, then the extra figures and the targets."""
     head = (
-        f"{'driver':<11}{'run ms':>11}{'conc':>6}{'done':>9}{'err':>5}"
+        f"{'driver':<11}{'run ms':>11}{'conc':>7}{'done':>11}{'err':>5}"
         f"{'lag p50':>9}{'p95':>8}{'p99':>8}{'wall p50':>10}{'p95':>8}{'req/turn':>9}{'turns/s':>9}"
     )
     lines = [head, "-" * len(head)]
@@ -68,8 +68,8 @@ def table(report: Report) -> str:
         lag, wall = b["lag_ms"], b["wall_ms"]
         done = f"{b['completed']}/{b['turns']}"
         lines.append(
-            f"{b['driver']:<11}{b['run_ms']:>11}{b['concurrency']:>6}"
-            f"{done:>9}{b['errors']:>5}"
+            f"{b['driver']:<11}{b['run_ms']:>11}{b['concurrency']:>7}"
+            f"{done:>11}{b['errors']:>5}"
             f"{_num(lag['p50']):>9}{_num(lag['p95']):>8}{_num(lag['p99']):>8}"
             f"{_num(wall['p50']):>10}{_num(wall['p95']):>8}"
             f"{_num(b['requests_per_turn'], 1):>9}{_num(b['turns_per_s'], 1):>9}"

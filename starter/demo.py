@@ -78,6 +78,11 @@ FLOWS: list[tuple[str, list[_Turn]]] = [
 ]
 
 
+def _indented(text: str) -> str:
+    """Continuation lines of a multi-line message, aligned under its first line."""
+    return text.replace("\n", "\n" + " " * 14)
+
+
 def _ui_link(stack: StackInfo, workflow_id: str) -> str:
     if stack.ui_url is None:
         return workflow_id
@@ -128,7 +133,7 @@ async def _run_turn(
         turn_key=uuid.uuid4().hex[:12],
         tools=turn.tools,
     )
-    print(f"  user      > {turn.text}")
+    print(f"  user      > {_indented(turn.text)}")
     if turn.note:
         print(f"              ({turn.note})")
     try:
@@ -136,7 +141,7 @@ async def _run_turn(
     except TurnError as error:
         print(f"  FAILED    > {type(error).__name__}: {error}")
         return [f"turn {request.workflow_id} failed: {error}"]
-    print(f"  assistant > {result.reply}")
+    print(f"  assistant > {_indented(result.reply)}")
     outcomes = ", ".join(f"{a.run_id}: {a.outcome}" for a in result.attempts)
     print(f"              runs: {outcomes}")
     print(f"              {_ui_link(stack, request.workflow_id)}")

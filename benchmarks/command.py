@@ -28,7 +28,8 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     report = Report(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _parameters(args))
     if "THREADLOOM_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)  # the table is the output, not HTTP logs
-    async with bench_stack(partitions=args.partitions) as stack, worker_process(stack, "turn") as worker:
+    stack_options = {"partitions": args.partitions, "dynamic_config": args.dynamic_config}
+    async with bench_stack(**stack_options) as stack, worker_process(stack, "turn") as worker:
         async with ThreadsClient(stack.threads_base_url, max_retries=0, timeout=120) as threads:
             assistant = await threads.assistants.create(model="echo", name="bench")
             scenarios = Scenarios(threads, stack.root_url, assistant.id)
@@ -49,6 +50,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     names = ("run_ms", "turns", "concurrency", "throughput", "throughput_turns", "partitions")
+    names += ("dynamic_config",)
     found: dict[str, Any] = {name: getattr(args, name) for name in names}
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}

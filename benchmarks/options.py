@@ -16,5 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--in-flight", type=int, default=1000, help="turns in flight at once (0 skips)")
     add("--in-flight-run-ms", type=int, default=5000, help="run length of the in-flight turns")
     add("--partitions", type=int, help="task queue partitions of the dev server (default: its own)")
+    add(
+        "--dynamic-config",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a dev server dynamic config value (repeatable), e.g. "
+        "history.transferProcessorMaxPollRPS=1000",
+    )
     add("--no-openai", action="store_true", help="skip the openai SDK driver")
     add("--json", action="store_true", help="print the report as JSON")

@@ -108,12 +108,17 @@ async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def bench_stack(*, partitions: int | None = None) -> AsyncIterator[Stack]:
+async def bench_stack(
+    *, partitions: int | None = None, dynamic_config: list[str] | None = None
+) -> AsyncIterator[Stack]:
     """Start the Temporal dev server (in memory) and the threads server; stop both on exit.
 
-    `partitions` sets the task queues' read and write partitions (the server's default when None).
+    `partitions` sets the task queues' read and write partitions (the server's default when None);
+    `dynamic_config` holds more `KEY=VALUE` dynamic config values for the dev server.
     """
     extra: list[str] = []
+    for value in dynamic_config or []:
+        extra += ["--dynamic-config-value", value]
     if partitions is not None:
         for key in ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions"):
             extra += ["--dynamic-config-value", f"{key}={partitions}"]

@@ -49,8 +49,8 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("run_ms", "turns", "concurrency", "throughput", "throughput_turns", "partitions")
-    names += ("dynamic_config",)
+    names = ["run_ms", "turns", "concurrency", "throughput", "throughput_turns", "partitions"]
+    names.append("dynamic_config")
     found: dict[str, Any] = {name: getattr(args, name) for name in names}
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}

@@ -13,6 +13,7 @@ floor: a long `wait_for_run` adds about one action per heartbeat interval.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
@@ -30,7 +31,7 @@ ONE_ACTION = {
 }
 
 
-def percentile(values: list[float], q: float) -> float | None:
+def percentile(values: Sequence[float], q: float) -> float | None:
     """The `q`-th percentile (0-100), linear between closest ranks; None without values."""
     if not values:
         return None
@@ -43,7 +44,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def median(values: list[float]) -> float | None:
+def median(values: Sequence[float]) -> float | None:
     """The median, or None without values."""
     return statistics.median(values) if values else None
 

@@ -31,7 +31,8 @@ lint: $(STAMP)
 # The full benchmark (several minutes): its own dev server, threads server and worker on free ports.
 bench: $(STAMP)
 	$(BIN)/threadloom bench --run-ms 0,2000,500..3000,8000 --turns 40 --concurrency 20 \
-		--throughput 1,50,200 --throughput-turns 400 --in-flight 1000 --in-flight-run-ms 5000
+		--throughput 1,50,200 --throughput-turns 400 --in-flight 1000 --in-flight-run-ms 5000 \
+		--profile 10
 
 clean:
 	rm -rf $(VENV) .threadloom .pytest_cache .mypy_cache .ruff_cache

@@ -38,7 +38,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 await phases.warm_up(args, scenarios, loom)
                 await phases.side_by_side(args, report, scenarios, loom, threads, stack)
                 await phases.overhead(args, report, scenarios, loom, threads)
-                await phases.throughput(args, report, scenarios, loom, stack)
+                await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
                     await phases.in_flight(args, report, scenarios, loom, worker)
             finally:

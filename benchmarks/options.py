@@ -23,5 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a dev server dynamic config value (repeatable), e.g. "
         "history.transferProcessorMaxPollRPS=1000",
     )
+    add(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="sample the worker with py-spy (the bench extra) in the busiest throughput batch",
+    )
     add("--no-openai", action="store_true", help="skip the openai SDK driver")
     add("--json", action="store_true", help="print the report as JSON")

@@ -6,7 +6,7 @@ import argparse
 import uuid
 from collections.abc import Awaitable, Callable
 
-from benchmarks import cpu, drivers
+from benchmarks import cpu, drivers, profiling
 from benchmarks.drivers import Driver, Turn, TurnDone
 from benchmarks.figures import history_counts, median
 from benchmarks.noop import NOOP_WORKFLOW
@@ -115,16 +115,24 @@ def _phase_medians(done: list[TurnDone]) -> dict[str, float | None]:
 
 
 async def throughput(
-    args: argparse.Namespace, report: Report, scenarios: Scenarios, loom: Threadloom, stack: Stack
+    args: argparse.Namespace,
+    report: Report,
+    scenarios: Scenarios,
+    loom: Threadloom,
+    stack: Stack,
+    worker: WorkerProcess,
 ) -> None:
     """Turns/s of instant threadloom turns and of the no-op baseline at each concurrency level."""
     instant = RunLength(0, 0)
     levels = [int(level) for level in args.throughput.split(",") if level.strip()]
     ours: dict[int, float] = {}
     for level in levels:
-        turns = (
-            max(args.throughput_turns, 2 * level) if level > 1 else max(10, args.throughput_turns // 10)
-        )
+        turns = _turns_at(level, args)
+        sampler = None
+        if args.profile and level == max(levels):
+            sampler = await profiling.start(worker.process.pid, args.profile, stack.home / "worker.raw")
+            if sampler is None:
+                report.extra["profile"] = "py-spy is not installed: pip install -e '.[bench]'"
         before = cpu.snapshot()
         batch = await scenarios.run(
             "threadloom", drivers.threadloom_driver(loom), instant, concurrency=level, turns=turns
@@ -132,6 +140,9 @@ async def throughput(
         spent = cpu.per_turn_ms(before, cpu.snapshot(), batch.completed)
         report.extra[f"CPU ms per turn, threadloom at concurrency {level}"] = spent
         ours[level] = report.add(batch)["turns_per_s"] or 0.0
+        if sampler is not None and await sampler.wait() == 0:
+            found = profiling.summarize(stack.home / "worker.raw")
+            report.extra[f"worker profile at concurrency {level} (py-spy, inclusive)"] = found
     async with worker_process(stack, "noop") as noop:
 
         async def noop_turn(turn: Turn) -> TurnDone:
@@ -141,11 +152,7 @@ async def throughput(
             return TurnDone("", drivers.now_ms(), turn.text)
 
         for level in levels:
-            turns = (
-                max(args.throughput_turns, 2 * level)
-                if level > 1
-                else max(10, args.throughput_turns // 10)
-            )
+            turns = _turns_at(level, args)
             before = cpu.snapshot()
             batch = await scenarios.run("noop", noop_turn, instant, concurrency=level, turns=turns)
             spent = cpu.per_turn_ms(before, cpu.snapshot(), batch.completed)
@@ -157,6 +164,12 @@ async def throughput(
                 ratio >= THROUGHPUT_RATIO,
                 f"{ours[level]:.1f} vs {baseline:.1f} turns/s = {ratio:.2f} x",
             )
+
+
+def _turns_at(level: int, args: argparse.Namespace) -> int:
+    """Turns of a throughput batch: a tenth at concurrency 1, else at least two per slot."""
+    planned = int(args.throughput_turns)
+    return max(10, planned // 10) if level == 1 else max(planned, 2 * level)
 
 
 async def _histories(report: Report, stack: Stack, done: list[TurnDone]) -> None:

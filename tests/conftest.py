@@ -1,5 +1,8 @@
-"""Engine test fixtures: one Temporal dev server and one threads server per session (real HTTP on free
-ports), a fresh thread and task queue per test, the real worker or fakes on it."""
+"""Shared fixtures: one Temporal dev server and one threads server per session (real HTTP on free ports),
+a fresh thread and task queue per test, the real worker or fakes on it.
+
+They live here, not in each folder's conftest, so that every suite (engine, conversations, tools,
+inspection) shares the same session-scoped servers instead of starting one set per folder."""
 
 from __future__ import annotations
 

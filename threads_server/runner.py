@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -179,16 +180,6 @@ class Runner:
         self._stop_timer(run_id)
         self._publish_run(run)
 
-    async def _fault(self, run: dict[str, Any]) -> RunFault | None:
-        if not self._settings.faults_enabled:
-            return None
-        assistant_metadata = await self._db.run(progress.assistant_metadata, run["assistant_id"])
-        fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata)
-        if fault is None:
-            return None
-        claimed = await self._db.run(progress.claim_fault, run["thread_id"], fault.raw, fault.times)
-        return fault if claimed else None
-
     def _responder(self, model: str) -> Responder:
         name = self._settings.responder
         if name == "auto":
@@ -198,11 +189,11 @@ class Runner:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            run = await self._db.run(progress.begin, run_id)
-            if run is None:
+            begun = await self._db.run(_begin, run_id, self._settings.faults_enabled)
+            if begun is None:
                 return
+            run, fault = begun
             self._publish_run(run)
-            fault = await self._fault(run)
             override = None
             if fault is not None:
                 if fault.kind == "delay":
@@ -312,3 +303,17 @@ class Runner:
         self._events.publish(run_id, "thread.run.step.completed", step)
         self._stop_timer(run_id)
         self._publish_run(run)
+
+
+def _begin(
+    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
+) -> tuple[dict[str, Any], RunFault | None] | None:
+    """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
+    run = progress.begin(conn, run_id)
+    if run is None or not faults_enabled:
+        return None if run is None else (run, None)
+    assistant_metadata = progress.assistant_metadata(conn, run["assistant_id"])
+    fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata)
+    if fault is None or not progress.claim_fault(conn, run["thread_id"], fault.raw, fault.times):
+        return run, None
+    return run, fault

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -39,6 +40,10 @@ MAX_RETRY_AFTER: Final = 60.0
 
 _RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+IDEMPOTENCY_RETENTION_HEADER: Final = "threadloom-idempotency-keys"
+"""Sent by a server that honours ``Idempotency-Key``: for how many seconds it remembers a key."""
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -55,10 +60,14 @@ class ThreadsClient:
         max_retries: Retries after the first attempt on connection errors, timeouts, 408, 409,
             429 and 5xx, with exponential backoff and jitter, honouring ``Retry-After``.
             ``0`` means exactly one attempt (use it where something else owns retries, such as
-            Temporal activities). Note that a retried POST may be applied twice by the server.
+            Temporal activities). Each POST carries one ``Idempotency-Key`` for all its
+            attempts, so a server that honours keys (threadloom's does) applies it once; other
+            servers may apply a retried POST twice.
         timeout: Seconds for each HTTP attempt (connect, read, write, pool).
         transport: An ``httpx.AsyncBaseTransport`` to use instead of the network (tests).
         default_headers: Extra headers sent on every request.
+        max_connections: Open connections at most; a call waits (up to ``timeout``) for a free
+            one. A long-poll holds its connection while it waits.
 
     Example:
         >>> async with ThreadsClient() as client:  # doctest: +SKIP
@@ -75,6 +84,7 @@ class ThreadsClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         default_headers: Mapping[str, str] | None = None,
+        max_connections: int = 100,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -97,11 +107,17 @@ class ThreadsClient:
             params=params,
             timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=100),
         )
         self.threads = Threads(self)
         """Threads, and under them ``messages``, ``runs`` and ``runs.steps``."""
         self.assistants = Assistants(self)
         """Assistants."""
+        self.idempotency_retention: int | None = None
+        """Seconds the server remembers an ``Idempotency-Key``, learned from its last successful
+        answer (``threadloom-idempotency-keys``); ``None`` until then, or if it does not honour keys."""
+        self.long_poll_max_ms: int | None = None
+        """The longest long-poll the server grants, learned from its last answer to a run GET."""
 
     async def __aenter__(self) -> ThreadsClient:
         return self
@@ -126,6 +142,7 @@ class ThreadsClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per-attempt HTTP timeout
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
         """Send one API call (with retries) and return its successful, fully read response.
 
@@ -135,12 +152,16 @@ class ThreadsClient:
             params: Query parameters; ``None`` values are left out.
             json: The JSON body, if any.
             timeout: Seconds for each attempt, instead of the client's.
+            idempotency_key: The ``Idempotency-Key`` of a POST (default: a new one per call
+                when retries are on).
 
         Raises:
             APIStatusError: A subclass chosen by the status, for a non-2xx answer.
             APIConnectionError: When no answer arrived (``APITimeoutError`` on a timeout).
         """
-        return await self._send(method, path, params=params, json=json, timeout=timeout)
+        return await self._send(
+            method, path, params=params, json=json, timeout=timeout, idempotency_key=idempotency_key
+        )
 
     async def request_model(
         self,
@@ -150,9 +171,12 @@ class ThreadsClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        idempotency_key: str | None = None,
     ) -> ModelT:
         """Send one API call and parse its JSON answer into ``model``."""
-        response = await self._send(method, path, params=params, json=json)
+        response = await self._send(
+            method, path, params=params, json=json, idempotency_key=idempotency_key
+        )
         return model.model_validate_json(response.content)
 
     def page(
@@ -193,14 +217,20 @@ class ThreadsClient:
         json: Any = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per-attempt HTTP timeout
         stream: bool = False,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
         query = {key: _query_value(value) for key, value in (params or {}).items() if value is not None}
+        headers = {"Accept": "text/event-stream"} if stream else {}
+        if idempotency_key is None and method.upper() == "POST" and self.max_retries > 0:
+            idempotency_key = f"threadloom-retry-{uuid.uuid4()}"
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         request = self._http.build_request(
             method,
             path.lstrip("/"),
             params=query or None,
             json=json,
-            headers={"Accept": "text/event-stream"} if stream else None,
+            headers=headers or None,
             timeout=self.timeout if timeout is None else timeout,
         )
         attempt = 0
@@ -216,6 +246,7 @@ class ThreadsClient:
                 error.__cause__ = exc
             else:
                 if response.is_success:
+                    self.idempotency_retention = _int_header(response, IDEMPOTENCY_RETENTION_HEADER)
                     return response
                 if stream:
                     await response.aread()
@@ -242,6 +273,14 @@ def _retry_delay(attempt: int, error: ThreadsError) -> float:
     backoff = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
     # Up to 25% jitter, so that clients that failed together do not retry together.
     return backoff * (1.0 - 0.25 * random.random())
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _query_value(value: Any) -> Any:

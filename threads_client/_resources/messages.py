@@ -22,6 +22,7 @@ class Messages(Resource):
         role: Literal["user", "assistant"] = "user",
         attachments: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
     ) -> Message:
         """Add a message to a thread.
 
@@ -32,6 +33,8 @@ class Messages(Resource):
             role: ``"user"`` or ``"assistant"``.
             attachments: Files to attach, with the tools they go to.
             metadata: Up to 16 string pairs.
+            idempotency_key: Sent as ``Idempotency-Key``: a server that honours it adds one
+                message for any number of requests with the same key and body.
 
         Raises:
             BadRequestError: Among others while a run on the thread is active.
@@ -41,6 +44,7 @@ class Messages(Resource):
             "POST",
             path("threads", thread_id, "messages"),
             json=body(role=role, content=content, attachments=attachments, metadata=metadata),
+            idempotency_key=idempotency_key,
         )
 
     def list(

@@ -31,13 +31,20 @@ class Runs(Resource):
         """The steps of a run."""
 
     async def create(
-        self, thread_id: str, *, assistant_id: str, **options: Unpack[RunCreateOptions]
+        self,
+        thread_id: str,
+        *,
+        assistant_id: str,
+        idempotency_key: str | None = None,
+        **options: Unpack[RunCreateOptions],
     ) -> Run:
         """Start a run of an assistant on a thread.
 
         Args:
             thread_id: The thread.
             assistant_id: The assistant to run.
+            idempotency_key: Sent as ``Idempotency-Key``: a server that honours it starts one
+                run for any number of requests with the same key and body.
             **options: ``model``, ``instructions``, ``additional_instructions``,
                 ``additional_messages``, ``tools``, ``metadata``, ``temperature``, ``top_p``,
                 ``max_prompt_tokens``, ``max_completion_tokens``, ``truncation_strategy``,
@@ -49,7 +56,9 @@ class Runs(Resource):
         """
         route = path("threads", thread_id, "runs")
         payload = body(assistant_id=assistant_id, **options)
-        return await self._client.request_model(Run, "POST", route, json=payload)
+        return await self._client.request_model(
+            Run, "POST", route, json=payload, idempotency_key=idempotency_key
+        )
 
     def create_stream(
         self, thread_id: str, *, assistant_id: str, **options: Unpack[RunCreateOptions]
@@ -72,7 +81,7 @@ class Runs(Resource):
         run_id: str,
         *,
         wait_ms: int | None = None,
-        if_status: RunStatus | None = None,
+        if_status: RunStatus | Sequence[RunStatus] | None = None,
     ) -> RunPoll:
         """Read a run together with the server's polling hints.
 
@@ -82,8 +91,9 @@ class Runs(Resource):
             wait_ms: Ask a server that offers long-polling (``long_poll_max_ms`` set) to hold the
                 answer until the run's status changes or this many milliseconds pass. Not sent
                 when ``None``; other servers ignore it.
-            if_status: With ``wait_ms``: hold while the status equals this one (default on the
-                server: the status when the request arrives). Not sent when ``None``.
+            if_status: With ``wait_ms``: hold while the status is this one, or any of these
+                (default on the server: the status when the request arrives). Not sent when
+                ``None``.
 
         Returns:
             The run with ``poll_after_ms`` (``openai-poll-after-ms``) and ``long_poll_max_ms``
@@ -93,13 +103,15 @@ class Runs(Resource):
         response = await self._client.request(
             "GET",
             path("threads", thread_id, "runs", run_id),
-            params={"wait_ms": wait_ms, "if_status": if_status},
+            params={"wait_ms": wait_ms, "if_status": _statuses(if_status)},
             timeout=timeout,
         )
+        long_poll_max_ms = _int_header(response.headers, LONG_POLL_MAX_HEADER)
+        self._client.long_poll_max_ms = long_poll_max_ms
         return RunPoll(
             run=Run.model_validate_json(response.content),
             poll_after_ms=_int_header(response.headers, POLL_AFTER_HEADER),
-            long_poll_max_ms=_int_header(response.headers, LONG_POLL_MAX_HEADER),
+            long_poll_max_ms=long_poll_max_ms,
         )
 
     def list(
@@ -193,6 +205,12 @@ class Runs(Resource):
             timeout=timeout,
             poll_interval_ms=poll_interval_ms,
         )
+
+
+def _statuses(if_status: RunStatus | Sequence[RunStatus] | None) -> str | None:
+    if if_status is None or isinstance(if_status, str):
+        return if_status
+    return ",".join(if_status)
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

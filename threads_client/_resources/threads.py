@@ -35,6 +35,7 @@ class Threads(Resource):
         messages: Sequence[MessageParam] | None = None,
         metadata: Mapping[str, str] | None = None,
         tool_resources: Mapping[str, Any] | BaseModel | None = None,
+        idempotency_key: str | None = None,
     ) -> Thread:
         """Create a thread, optionally with initial messages.
 
@@ -42,9 +43,13 @@ class Threads(Resource):
             messages: ``{"role": …, "content": …}`` messages to start the thread with.
             metadata: Up to 16 string pairs.
             tool_resources: Files and vector stores for the thread's tools.
+            idempotency_key: Sent as ``Idempotency-Key``: a server that honours it creates one
+                thread for any number of requests with the same key and body.
         """
         payload = body(messages=messages, metadata=metadata, tool_resources=tool_resources)
-        return await self._client.request_model(Thread, "POST", "/threads", json=payload)
+        return await self._client.request_model(
+            Thread, "POST", "/threads", json=payload, idempotency_key=idempotency_key
+        )
 
     async def retrieve(self, thread_id: str) -> Thread:
         """Read a thread."""

@@ -48,6 +48,7 @@ def build_threads_client(settings: Settings) -> ThreadsClient:
         azure_api_version=settings.threads_azure_api_version,
         max_retries=0,
         timeout=settings.threads_timeout_seconds,
+        max_connections=settings.threads_max_connections,
     )
 
 
@@ -59,8 +60,13 @@ def build_worker(
     graceful_shutdown: timedelta = timedelta(seconds=10),
     sticky_queue_timeout: timedelta = timedelta(seconds=3),
     tools: ToolRegistry | None = None,
+    max_concurrent_activities: int = 1000,
 ) -> Worker:
-    """A worker serving the workflows and their activities on `task_queue`, with `tools`."""
+    """A worker serving the workflows and their activities on `task_queue`, with `tools`.
+
+    `max_concurrent_activities` bounds activities and local activities alike: every turn waiting
+    for its run holds one activity slot (and one Threads API connection) while it waits.
+    """
     activities = ThreadsActivities(threads)
     tool_activities = ToolActivities(tools or ToolRegistry())
     conversations = ConversationActivities(threads, client)
@@ -83,6 +89,8 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=max_concurrent_activities,
     )
 
 
@@ -106,6 +114,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             task_queue=settings.task_queue,
             sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
             tools=load_registries(settings.tools) if settings.tools else None,
+            max_concurrent_activities=settings.max_concurrent_activities,
         )
         async with worker:
             log.info(

@@ -28,7 +28,12 @@ async def serve(kind: str, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with build_threads_client(settings) as threads:
         if kind == "turn":
-            worker = build_worker(client, threads, task_queue=settings.task_queue)
+            worker = build_worker(
+                client,
+                threads,
+                task_queue=settings.task_queue,
+                max_concurrent_activities=settings.max_concurrent_activities,
+            )
         else:
             worker = Worker(
                 client,
@@ -36,6 +41,8 @@ async def serve(kind: str, settings: Settings) -> None:
                 workflows=[NoopTurnWorkflow],
                 activities=[noop_local, noop_wait],
                 workflow_runner=sandbox_runner(),
+                max_concurrent_activities=settings.max_concurrent_activities,
+                max_concurrent_local_activities=settings.max_concurrent_activities,
             )
         async with worker:
             print("ready", flush=True)

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     threads_api_key: SecretStr | None = None
     threads_azure_api_version: str | None = None
     threads_timeout_seconds: float = 30.0
+    threads_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="connections the worker may open to the Threads API; each waiting run holds one",
+    )
+    max_concurrent_activities: int = Field(
+        default=1000,
+        ge=1,
+        description="activities (and local ones) one worker runs at once; each waiting run holds one",
+    )
     sticky_queue_timeout_seconds: float = Field(
         default=3.0,
         description="how long a workflow task waits for the worker that cached the workflow before "

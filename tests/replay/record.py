@@ -22,8 +22,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.tools import ToolRegistry
 from starter.api import Threadloom
-from starter.demo_tools import registry
+from starter.demo_tools import get_weather
 from starter.errors import TurnError
 from starter.history import history_json
 from starter.temporal_binary import find_temporal_binary
@@ -34,6 +35,22 @@ from workflows.contracts import SEARCH_ATTRIBUTES, RunOverrides, TurnPolicy, Tur
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TASK_QUEUE = "histories"
 IDENTITY = "threadloom-recorder"
+
+registry = ToolRegistry()
+"""The recorder's tools: the demo's `get_weather` and two that always fail (one per `on_error`)."""
+registry.register(get_weather)
+
+
+@registry.tool(retries=1, retry_interval=0.05)
+def check_stock(item: str) -> str:
+    """Check whether an item is in stock (its backend is down: the error becomes the output)."""
+    raise ConnectionError(f"the stock service is down (asked for {item})")
+
+
+@registry.tool(retries=1, retry_interval=0.05, on_error="fail")
+def charge_card(amount: int) -> str:
+    """Charge the customer's card (the gateway is unreachable: the turn fails `ToolFailed`)."""
+    raise RuntimeError(f"the payment gateway is unreachable (charging {amount})")
 
 
 @dataclass
@@ -130,6 +147,80 @@ async def tool_rounds(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def tool_broken(rec: Recording) -> str:
+    """A tool that keeps raising (`on_error="submit"`): its error is the call's output; the turn ends."""
+    lines = [
+        "Is the blue umbrella in stock, and will I need it?",
+        '/tool check_stock {"item": "blue umbrella"}',
+        '/tool get_weather {"city": "London"}',
+    ]
+    request = await rec.request("\n".join(lines), tools=["check_stock", "get_weather"])
+    result = await rec.loom.run_turn(request)
+    assert "[check_stock] error: ConnectionError: the stock service is down" in result.reply, result
+    assert "[get_weather] London: light rain" in result.reply, result.reply
+    assert [a.outcome for a in result.attempts] == ["completed"], result.attempts
+    return request.workflow_id
+
+
+async def tool_failed(rec: Recording) -> str:
+    """A tool with `on_error="fail"` that keeps raising: the run is cancelled, the turn fails."""
+    lines = [
+        "Pay for my order.",
+        '/tool charge_card {"amount": 42}',
+        '/tool get_weather {"city": "Oslo"}',
+    ]
+    request = await rec.request("\n".join(lines), tools=["charge_card", "get_weather"])
+    try:
+        await rec.loom.run_turn(request)
+    except TurnError as error:
+        assert type(error).__name__ == "ToolFailed", error
+        assert "the payment gateway is unreachable" in str(error), error
+    else:
+        raise AssertionError("the charge_card turn did not fail")
+    runs = [run async for run in rec.threads.threads.runs.list(request.thread_id)]
+    assert [run.status for run in runs] == ["cancelled"], runs
+    return request.workflow_id
+
+
+async def conversation_turn_failed(rec: Recording) -> list[str]:
+    """A conversation whose first turn fails (two runs end `server_error`); the next turn works."""
+    from starter.conversations import close
+    from workflows.conversation_contracts import conversation_workflow_id
+
+    conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
+    failing_key = f"{conversation_id}-1"
+    for _ in range(2):  # the resend of the failed key gets the same failure, and runs nothing
+        try:
+            await rec.loom.send(
+                conversation_id,
+                "This turn's runs fail on the server.",
+                assistant_id=rec.assistant_id,
+                turn_key=failing_key,
+                metadata={"fault": "fail=server_error"},
+                policy=TurnPolicy(max_run_attempts=2),
+            )
+        except TurnError as error:
+            assert type(error).__name__ == "RunFailed", error
+            assert "server_error" in str(error) and "(after 2 runs)" in str(error), error
+        else:
+            raise AssertionError("the server_error turn did not fail")
+    result = await rec.loom.send(
+        conversation_id,
+        "Is the conversation still there?",
+        assistant_id=rec.assistant_id,
+        turn_key=f"{conversation_id}-2",
+    )
+    assert result.reply == "Echo: Is the conversation still there?", result.reply
+    await close(rec.loom, conversation_id, "recorded")
+    handle = rec.loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    await handle.result()
+    query = f'ConversationId="{conversation_id}" AND WorkflowType="TurnWorkflow"'
+    turns = [e async for e in rec.loom.client.list_workflows(query)]
+    assert len(turns) == 2, turns
+    failed_turn = min(turns, key=lambda e: e.start_time)
+    return [handle.id, failed_turn.id]
+
+
 async def conversation(rec: Recording) -> str:
     """Three turns with two per run: the first run continues as new; then the conversation closes."""
     from starter.conversations import close
@@ -163,15 +254,34 @@ SCENARIOS: dict[str, Scenario] = {
     "turn-tool-call": tool_call,
     "turn-tool-rounds": tool_rounds,
     "conversation": conversation,
+    "turn-tool-broken": tool_broken,
+    "turn-tool-failed": tool_failed,
+    "conversation-turn-failed": conversation_turn_failed,
 }
 
 
-def scrub(text: str) -> str:
-    """Replace this machine's paths (the checkout, the home directory) in stack traces.
+CHECKOUT = HISTORIES.parent.parent
 
-    The host name never gets in: the client's identity, which would carry it, is fixed (`IDENTITY`).
+
+def scrub(text: str) -> str:
+    """Replace this machine's paths in stack traces: the checkout (and the working directory) by `.`,
+    the virtualenv by `<venv>`, the Python installation by `<python>`, the home directory by `~`.
+
+    In that order, so a virtualenv inside the checkout stays `./.venv` (and the checkout may be a copy
+    of a commit, recorded with another checkout's virtualenv). The host name never gets in: the
+    client's identity, which would carry it, is fixed (`IDENTITY`).
     """
-    return text.replace(str(Path.cwd()), ".").replace(str(Path.home()), "~")
+    replacements = [
+        (CHECKOUT, "."),
+        (Path.cwd(), "."),
+        (Path(sys.prefix), "<venv>"),
+        (Path(sys.base_prefix), "<python>"),
+        (Path.home(), "~"),
+    ]
+    for path, label in replacements:
+        if str(path) not in ("", "/"):
+            text = text.replace(str(path), label)
+    return text
 
 
 async def write_runs(client: Client, name: str, workflow_id: str) -> list[Path]:

@@ -7,6 +7,8 @@ can exist.
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -26,11 +28,32 @@ def test_histories_cover_the_turn_paths() -> None:
         "cancelled",
         "tool-call",
         "tool-rounds",
+        "tool-broken",  # a tool keeps raising: its error is the call's output, the turn completes
+        "tool-failed",  # an `on_error="fail"` tool keeps raising: run cancelled, the turn fails
     )
     for path in turns:
         assert f"turn-{path}" in names
     # a conversation that continued as new once, and one of its turns (a child workflow)
     assert {"conversation-run1", "conversation-run2", "conversation-child1"} <= names
+    # a conversation whose first turn failed (server_error runs), and that failed turn
+    assert {"conversation-turn-failed", "conversation-turn-failed-child1"} <= names
+
+
+MACHINE_PATH = re.compile(r"(?<![\w.])(/(home|root|Users|work|tmp|private|var|opt|usr)/|[A-Za-z]:\\\\)")
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_history_has_no_machine_paths_or_secrets(path: Path) -> None:
+    """`record.py` scrubs the checkout, virtualenv, Python and home paths out of stack traces."""
+    text = path.read_text(encoding="utf-8")
+    found = MACHINE_PATH.search(text)
+    assert found is None, text[max(0, found.start() - 80) : found.end() + 80]
+    for secret in ("api_key", "api-key", "authorization", "bearer "):
+        assert secret not in text.lower(), secret
+    # The host name would come in through an identity (`pid@host` by default): the recorder fixes it.
+    identities = set(re.findall(r'"identity": "([^"]*)"', text))
+    assert identities <= {"threadloom-recorder"}, identities
+    assert f"@{socket.gethostname()}" not in text
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,18 +1,20 @@
 """`/v1/threads/{thread_id}/runs…` and `/v1/threads/runs` (create thread and run).
 
-GET run carries the additive long-poll: `wait_ms` (capped at `long_poll_max_ms`) holds the answer until
-the run's status differs from `if_status` (default: its status on arrival) or the wait ends.
+GET run carries the additive long-poll: `wait_ms` (capped at `long_poll_max_ms`) holds the answer while
+the run's status is one of `if_status` (repeated and/or comma-separated; default: its status on arrival)
+until it changes or the wait ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from threads_server import storage_runs
+from threads_server.errors import APIError
 from threads_server.events import TERMINAL_RUN_STATUSES, Event
 from threads_server.request_models import (
     CreateRun,
@@ -40,6 +42,21 @@ RunStatus = Literal[
     "incomplete",
     "expired",
 ]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+def parse_statuses(values: list[str] | None) -> set[str]:
+    """The statuses of repeated and/or comma-separated `if_status` values; 400 for an unknown one."""
+    statuses = {item.strip() for value in values or [] for item in value.split(",")}
+    statuses.discard("")
+    unknown = sorted(statuses - set(RUN_STATUSES))
+    if unknown or (values and not statuses):
+        allowed = ", ".join(f"'{status}'" for status in RUN_STATUSES[:-1])
+        raise APIError(
+            f"Invalid value for 'if_status': Input should be {allowed} or '{RUN_STATUSES[-1]}'.",
+            param="if_status",
+        )
+    return statuses
 
 
 def _start(
@@ -96,17 +113,18 @@ async def retrieve_run(
     response: Response,
     svc: Svc,
     wait_ms: Annotated[int | None, Query(ge=0)] = None,
-    if_status: RunStatus | None = None,
+    if_status: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """Retrieve a run; with `wait_ms`, hold the answer until its status changes (long-poll)."""
+    """Retrieve a run; with `wait_ms`, hold the answer while its status is one of `if_status`."""
     settings = svc.settings
+    held = parse_statuses(if_status)
     with svc.events.subscribe(run_id) as subscription:
         run = await svc.db.run(storage_runs.get_run, thread_id, run_id)
-        baseline = if_status or run["status"]
+        held = held or {run["status"]}
         wait = min(wait_ms or 0, settings.long_poll_max_ms) / 1000
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while run["status"] == baseline and run["status"] not in TERMINAL_RUN_STATUSES:
+        while run["status"] in held and run["status"] not in TERMINAL_RUN_STATUSES:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

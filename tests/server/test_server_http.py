@@ -138,3 +138,34 @@ async def test_request_counter(tmp_path, spec: SpecValidator) -> None:
             }
             await client.post(f"{stats}/reset")
             assert (await client.get(stats)).json()["requests"]["total"] == 0
+
+
+async def test_long_poll_holds_while_the_status_is_any_of_several(tmp_path, spec: SpecValidator) -> None:
+    async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=5000) as server:
+        async with checked_client(server.base_url, spec) as client:
+            assistant_id, thread_id = await _setup(client, "hi")
+            for params in (
+                {"wait_ms": 5000, "if_status": "queued,in_progress"},
+                [("wait_ms", 5000), ("if_status", "queued"), ("if_status", "in_progress")],
+            ):
+                run = (
+                    await client.post(
+                        f"/threads/{thread_id}/runs",
+                        json={"assistant_id": assistant_id, "metadata": {"fault": "delay=1500"}},
+                    )
+                ).json()
+                path = f"/threads/{thread_id}/runs/{run['id']}"
+                started = time.monotonic()
+                held = await client.get(path, params=params)
+                elapsed = time.monotonic() - started
+                assert held.status_code == 200
+                assert held.json()["status"] == "completed"
+                assert 1.2 < elapsed < 3.0
+            # A status not in the list answers at once.
+            started = time.monotonic()
+            quick = await client.get(path, params={"wait_ms": 5000, "if_status": "queued, cancelling"})
+            assert quick.json()["status"] == "completed" and time.monotonic() - started < 0.3
+            for bad in ("queued,bogus", "", ",", "Queued"):
+                response = await client.get(path, params={"wait_ms": 10, "if_status": bad})
+                assert response.status_code == 400, bad
+                assert response.json()["error"]["param"] == "if_status"

@@ -20,7 +20,13 @@ from threads_server.db import Database
 from threads_server.errors import install_error_handlers
 from threads_server.events import RunEvents
 from threads_server.faults import HttpFaultMiddleware, HttpFaults
-from threads_server.http_layer import AuthMiddleware, RequestStats, StatsMiddleware
+from threads_server.http_layer import (
+    AuthMiddleware,
+    ExtensionHeadersMiddleware,
+    RequestStats,
+    StatsMiddleware,
+)
+from threads_server.idempotency import ADVERTISE_HEADER, Idempotency
 from threads_server.responders import Responder
 from threads_server.responders.chat_completions import ChatCompletionsResponder
 from threads_server.responders.echo import EchoResponder
@@ -53,7 +59,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         recovered = await runner.recover()
         if recovered:
             log.warning("failed %d run(s) interrupted by a restart", len(recovered))
-        app.state.services = Services(settings, db, events, runner, stats, faults)
+        idempotency = Idempotency(db, settings.idempotency_retention_seconds)
+        await idempotency.purge()
+        app.state.services = Services(settings, db, events, runner, stats, faults, idempotency)
         try:
             yield
         finally:
@@ -75,8 +83,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(routes_internal.router)
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    # Added innermost first: stats (outermost) → HTTP faults → auth → routes.
+    advertised: list[tuple[str, str]] = []
+    if settings.idempotency_retention_seconds > 0:
+        advertised.append((ADVERTISE_HEADER, str(settings.idempotency_retention_seconds)))
+    # Added innermost first: stats (outermost) → extension headers → HTTP faults → auth → routes.
     app.add_middleware(AuthMiddleware, api_key=api_key)
     app.add_middleware(HttpFaultMiddleware, faults=faults, enabled=settings.faults_enabled)
+    app.add_middleware(ExtensionHeadersMiddleware, headers=advertised)
     app.add_middleware(StatsMiddleware, stats=stats)
     return app

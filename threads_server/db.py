@@ -39,6 +39,10 @@ CREATE INDEX IF NOT EXISTS steps_run ON steps (run_id, seq);
 CREATE TABLE IF NOT EXISTS fault_claims (
     thread_id TEXT NOT NULL, fault TEXT NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (thread_id, fault));
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, body_sha256 TEXT NOT NULL,
+    status INTEGER NOT NULL, response TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
 """
 
 

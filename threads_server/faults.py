@@ -6,7 +6,8 @@ Run faults come from the metadata of a run or of its assistant (the run wins): k
 
 HTTP faults are queued with `POST /_threadloom/faults` and consumed by matching requests:
 `500` / `429` answer before the handler, `drop` closes the connection before the handler,
-`drop_after_commit` runs the handler (its writes commit) and then closes the connection unanswered.
+`drop_after_commit` runs the handler (its writes commit) and then closes the connection unanswered;
+`500_after_commit` runs the handler and then answers 500 instead of the handler's answer.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class HttpFault(Strict):
 
     method: str = "*"
     path: Annotated[str, Field(min_length=1)]
-    action: Literal["500", "429", "drop", "drop_after_commit"]
+    action: Literal["500", "429", "drop", "drop_after_commit", "500_after_commit"]
     times: Annotated[int, Field(ge=1)] = 1
     retry_after: Annotated[int, Field(ge=0)] = 1
 
@@ -165,7 +166,10 @@ class HttpFaultMiddleware:
                 return None
 
             await self.app(scope, receive, swallow)
-            await drop_connection(scope, receive, send)
+            if action == "500_after_commit":
+                await _answer_fault(send, "500", fault["retry_after"])
+            else:
+                await drop_connection(scope, receive, send)
 
 
 async def _answer_fault(send: Send, action: str, retry_after: int) -> None:

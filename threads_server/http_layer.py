@@ -1,4 +1,4 @@
-"""The HTTP layer around the API: the request counter and API-key authentication.
+"""The HTTP layer around the API: the request counter, extension headers and API-key authentication.
 
 `GET /_threadloom/stats` reports how many requests the server saw, per route template
 (`GET /v1/threads/{thread_id}/runs/{run_id}`); the benchmark uses it to count requests per turn.
@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threads_server.errors import envelope
 
@@ -62,6 +62,33 @@ class StatsMiddleware:
         if scope["type"] == "http" and not scope["path"].startswith("/_threadloom"):
             self.stats.by_route[route_key(scope["method"], scope["path"])] += 1
         await self.app(scope, receive, send)
+
+
+class ExtensionHeadersMiddleware:
+    """Adds fixed headers to every `/v1` answer (errors, faults and streams included).
+
+    They let a client learn the server's additive extensions from any response, e.g.
+    `threadloom-idempotency-keys: <retention seconds>`.
+    """
+
+    def __init__(self, app: ASGIApp, headers: list[tuple[str, str]]) -> None:
+        self.app = app
+        self.headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if not self.headers or scope["type"] != "http" or not scope["path"].startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class AuthMiddleware:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_assistants
 from threads_server.request_models import (
@@ -21,11 +21,14 @@ router = APIRouter(tags=["assistants"])
 Svc = Annotated[Services, Depends(services)]
 
 
-@router.post("/assistants")
-async def create_assistant(request: Request, svc: Svc) -> dict[str, Any]:
-    """Create an assistant (`model` selects the responder: `echo` or a chat model)."""
+@router.post("/assistants", response_model=None)
+async def create_assistant(request: Request, svc: Svc) -> dict[str, Any] | Response:
+    """Create an assistant (`model` selects the responder: `echo` or a chat model).
+
+    Honours `Idempotency-Key`.
+    """
     body = await read_body(request, CreateAssistant)
-    return await svc.db.run(storage_assistants.create_assistant, dump(body))
+    return await svc.idempotency.write(request, storage_assistants.create_assistant, dump(body))
 
 
 @router.get("/assistants")

@@ -22,20 +22,26 @@ async def health(svc: Svc) -> dict[str, Any]:
         "ok": True,
         "long_poll_max_ms": svc.settings.long_poll_max_ms,
         "faults_enabled": svc.settings.faults_enabled,
+        "idempotency_retention_seconds": svc.settings.idempotency_retention_seconds,
     }
 
 
 @router.get("/stats")
 async def stats(svc: Svc) -> dict[str, Any]:
-    """Requests seen since start-up (or the last reset), total and per route."""
-    return svc.stats.snapshot()
+    """Requests seen since start-up (or the last reset), total and per route; idempotency counters."""
+    return _stats(svc)
 
 
 @router.post("/stats/reset")
 async def reset_stats(svc: Svc) -> dict[str, Any]:
     """Start counting from zero."""
     svc.stats.reset()
-    return svc.stats.snapshot()
+    svc.idempotency.reset()
+    return _stats(svc)
+
+
+def _stats(svc: Services) -> dict[str, Any]:
+    return {**svc.stats.snapshot(), "idempotency": svc.idempotency.snapshot()}
 
 
 @router.get("/runs/{run_id}/finished")

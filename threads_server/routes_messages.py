@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_messages
 from threads_server.request_models import (
@@ -21,11 +21,11 @@ router = APIRouter(tags=["messages"])
 Svc = Annotated[Services, Depends(services)]
 
 
-@router.post("/threads/{thread_id}/messages")
-async def create_message(thread_id: str, request: Request, svc: Svc) -> dict[str, Any]:
-    """Add a message (400 while a run holds the thread lock)."""
+@router.post("/threads/{thread_id}/messages", response_model=None)
+async def create_message(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | Response:
+    """Add a message (400 while a run holds the thread lock; honours `Idempotency-Key`)."""
     body = await read_body(request, CreateMessage)
-    return await svc.db.run(storage_messages.create_message, thread_id, dump(body))
+    return await svc.idempotency.write(request, storage_messages.create_message, thread_id, dump(body))
 
 
 @router.get("/threads/{thread_id}/messages")

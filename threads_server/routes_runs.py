@@ -71,30 +71,53 @@ def _start(
     return sse_response(subscription, prefix)
 
 
+def _run_of(created: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    return created[1]
+
+
 @router.post("/threads/runs", response_model=None)
-async def create_thread_and_run(request: Request, svc: Svc) -> dict[str, Any] | StreamingResponse:
-    """Create a thread (with its messages) and start a run on it."""
+async def create_thread_and_run(request: Request, svc: Svc) -> dict[str, Any] | Response:
+    """Create a thread (with its messages) and start a run on it.
+
+    Honours `Idempotency-Key` unless streaming; a replay answers the stored run and starts nothing.
+    """
     body = await read_body(request, CreateThreadAndRun)
     fields = dump(body)
     thread_fields = dict(fields.pop("thread", None) or {})
     if "tool_resources" in fields:
         thread_fields["tool_resources"] = fields.pop("tool_resources")
-    thread, run = await svc.db.run(
+    created = await svc.idempotency.write(
+        request,
         storage_runs.create_thread_and_run,
         thread_fields,
         fields,
         svc.settings.run_expiry_seconds,
+        respond=_run_of,
+        enabled=not body.stream,
     )
+    if isinstance(created, Response):
+        return created
+    thread, run = created
     return _start(svc, run, bool(body.stream), [Event("thread.created", thread)])
 
 
 @router.post("/threads/{thread_id}/runs", response_model=None)
-async def create_run(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | StreamingResponse:
-    """Create a run (400 while another run holds the thread lock)."""
+async def create_run(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | Response:
+    """Create a run (400 while another run holds the thread lock).
+
+    Honours `Idempotency-Key` unless streaming; a replay answers the stored run and starts nothing.
+    """
     body = await read_body(request, CreateRun)
-    run = await svc.db.run(
-        storage_runs.create_run, thread_id, dump(body), svc.settings.run_expiry_seconds
+    run = await svc.idempotency.write(
+        request,
+        storage_runs.create_run,
+        thread_id,
+        dump(body),
+        svc.settings.run_expiry_seconds,
+        enabled=not body.stream,
     )
+    if isinstance(run, Response):
+        return run
     return _start(svc, run, bool(body.stream))
 
 

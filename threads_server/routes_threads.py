@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_threads
 from threads_server.request_models import CreateThread, ModifyThread, dump, read_body
@@ -14,11 +14,11 @@ router = APIRouter(tags=["threads"])
 Svc = Annotated[Services, Depends(services)]
 
 
-@router.post("/threads")
-async def create_thread(request: Request, svc: Svc) -> dict[str, Any]:
-    """Create a thread, optionally with initial messages."""
+@router.post("/threads", response_model=None)
+async def create_thread(request: Request, svc: Svc) -> dict[str, Any] | Response:
+    """Create a thread, optionally with initial messages (honours `Idempotency-Key`)."""
     body = await read_body(request, CreateThread, allow_empty=True)
-    return await svc.db.run(storage_threads.create_thread, dump(body))
+    return await svc.idempotency.write(request, storage_threads.create_thread, dump(body))
 
 
 @router.get("/threads/{thread_id}")

@@ -10,13 +10,14 @@ from threads_server.db import Database
 from threads_server.events import RunEvents
 from threads_server.faults import HttpFaults
 from threads_server.http_layer import RequestStats
+from threads_server.idempotency import Idempotency
 from threads_server.runner import Runner
 from threads_server.settings import ServerSettings
 
 
 @dataclass(frozen=True)
 class Services:
-    """Database, runner, event hub, settings, request counter and HTTP fault queue."""
+    """Database, runner, event hub, settings, request counter, HTTP fault queue, idempotency keys."""
 
     settings: ServerSettings
     db: Database
@@ -24,6 +25,7 @@ class Services:
     runner: Runner
     stats: RequestStats
     faults: HttpFaults
+    idempotency: Idempotency
 
 
 def services(request: Request) -> Services:

@@ -45,5 +45,10 @@ class ServerSettings(BaseSettings):
     run_expiry_seconds: float = 600.0
     long_poll_max_ms: int = 10_000
     poll_after_ms: int = 500
+    idempotency_retention_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="how long an `Idempotency-Key` is remembered; 0 turns the extension off",
+    )
     stream_delta_words: int = Field(default=4, description="words per streamed message delta")
     llm: LLMSettings = Field(default_factory=LLMSettings)

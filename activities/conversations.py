@@ -33,8 +33,9 @@ class ConversationActivities:
     async def open_thread(self, request: OpenThreadInput) -> OpenThreadOutput:
         """The thread of an earlier run of this conversation, else a new one.
 
-        A retry after a lost answer may leave one empty thread behind: the Threads API cannot
-        list threads, so there is nothing to adopt it by.
+        The new thread's `Idempotency-Key` is derived from the workflow run, so on a server that
+        honours keys (threadloom's) a retry after a lost answer gets the same thread. Elsewhere it
+        may leave one empty thread behind: the Threads API cannot list threads to adopt it by.
         """
         query = f'WorkflowId = "{request.workflow_id}"'
         async for execution in self._temporal.list_workflows(query, limit=20):
@@ -48,7 +49,8 @@ class ConversationActivities:
                 return OpenThreadOutput(thread_id=thread_id, created=False)
         with translated():
             thread = await self._threads.threads.create(
-                metadata={CONVERSATION_TAG: request.conversation_id}
+                metadata={CONVERSATION_TAG: request.conversation_id},
+                idempotency_key=f"threadloom:{request.workflow_id}:{request.current_run_id}:thread",
             )
         return OpenThreadOutput(thread_id=thread.id, created=True)
 

@@ -1,9 +1,12 @@
 """`ThreadsActivities`: the turn's side effects on the Threads API, each idempotent under retry.
 
-What the engine writes carries the turn key in its metadata (and a run its attempt number). Before
-writing, an activity scans the thread newest-first, back to a little before the turn started, for an
-object with its tags and adopts it: a retry after a lost answer, a re-run after a worker crash, or a
-replayed workflow task never posts a second message or starts a second run.
+What the engine writes carries the turn key in its metadata (and a run its attempt number), and goes
+with an `Idempotency-Key` derived from them. On a server known to honour keys (threadloom's own, which
+says so on every answer) the key alone makes a retried write return the first one's object. Elsewhere,
+or before the client has heard from the server, an activity first scans the thread newest-first, back
+to a little before the turn started, for an object with its tags and adopts it. Either way a retry
+after a lost answer, a re-run after a worker crash, or a replayed workflow task never posts a second
+message or starts a second run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ SCAN_PAGE = 20
 LIST_PAGE = 100
 IDLE_POLL_SECONDS = (0.2, 2.0)
 """First and longest interval when waiting for a run to end (someone else's, or one we cancel)."""
+ASSISTANT_CHECK_SECONDS = 300.0
+"""For this long after an assistant was found, the turns of this worker do not look it up again."""
 
 
 class ThreadsActivities:
@@ -48,22 +53,22 @@ class ThreadsActivities:
 
     def __init__(self, client: ThreadsClient) -> None:
         self._client = client
+        self._assistants_seen: dict[str, float] = {}
 
     @activity.defn
     async def add_message(self, request: AddMessageInput) -> AddMessageOutput:
         """Post the user message tagged with the turn key, or adopt the tagged one already there."""
         tags = {TURN_KEY_TAG: request.turn_key}
-        with translated():
-            messages = self._client.threads.messages.list(
-                request.thread_id, order="desc", limit=SCAN_PAGE
-            )
-            found = await _find_tagged(messages, tags, request.not_before)
+        if not self._keys_suffice(request.not_before):
+            with translated():
+                messages = self._client.threads.messages.list(
+                    request.thread_id, order="desc", limit=SCAN_PAGE
+                )
+                found = await _find_tagged(messages, tags, request.not_before)
             if found is not None:
                 activity.logger.info("adopted message %s of turn %s", found.id, request.turn_key)
                 return AddMessageOutput(message_id=found.id, adopted=True)
-        # The run needs the assistant; check it before writing so a bad id leaves the thread alone.
-        with translated(not_found=ErrorType.ASSISTANT_NOT_FOUND):
-            await self._client.assistants.retrieve(request.assistant_id)
+        await self._check_assistant(request.assistant_id)
         message = request.message
 
         async def post() -> Any:
@@ -72,6 +77,7 @@ class ThreadsActivities:
                 content=message.text,
                 attachments=message.attachments or None,
                 metadata={**message.metadata, **tags},
+                idempotency_key=_key(request.thread_id, request.turn_key, "message"),
             )
 
         created = await self._when_idle(request.thread_id, request.thread_busy_wait_seconds, post)
@@ -81,10 +87,11 @@ class ThreadsActivities:
     async def create_run(self, request: CreateRunInput) -> CreateRunOutput:
         """Create the turn's run number `attempt`, or adopt the tagged one already there."""
         tags = _run_tags(request.turn_key, request.attempt)
-        found = await self._find_run(request.thread_id, tags, request.not_before)
-        if found is not None:
-            activity.logger.info("adopted run %s of turn %s", found.id, request.turn_key)
-            return CreateRunOutput(run_id=found.id, status=found.status, adopted=True)
+        if not self._keys_suffice(request.not_before):
+            found = await self._find_run(request.thread_id, tags, request.not_before)
+            if found is not None:
+                activity.logger.info("adopted run %s of turn %s", found.id, request.turn_key)
+                return CreateRunOutput(run_id=found.id, status=found.status, adopted=True)
 
         async def post() -> Any:
             run = request.run
@@ -104,6 +111,7 @@ class ThreadsActivities:
                 tool_choice=run.tool_choice,
                 parallel_tool_calls=run.parallel_tool_calls,
                 response_format=run.response_format,
+                idempotency_key=_key(request.thread_id, request.turn_key, f"run-{request.attempt}"),
             )
 
         async def ours(run_id: str) -> Any:
@@ -184,6 +192,29 @@ class ThreadsActivities:
                         texts.append(str(as_dict(part_dict.get("text")).get("value", "")))
         return FetchReplyOutput(text="\n\n".join(texts), content=content, message_ids=ids)
 
+    def _keys_suffice(self, not_before: int) -> bool:
+        """Whether the server is known to honour `Idempotency-Key` for long enough for this turn.
+
+        A key is remembered for the server's retention; a turn older than half of it scans too.
+        """
+        retention = self._client.idempotency_retention
+        return retention is not None and time.time() - not_before < retention / 2
+
+    async def _check_assistant(self, assistant_id: str) -> None:
+        """Fail with `ASSISTANT_NOT_FOUND` before writing anything if the assistant is gone.
+
+        The run would fail on a bad id anyway; checking first leaves the thread without a stray
+        user message. A found assistant is not looked up again for `ASSISTANT_CHECK_SECONDS`.
+        """
+        seen = self._assistants_seen.get(assistant_id)
+        if seen is not None and time.monotonic() - seen < ASSISTANT_CHECK_SECONDS:
+            return
+        with translated(not_found=ErrorType.ASSISTANT_NOT_FOUND):
+            await self._client.assistants.retrieve(assistant_id)
+        if len(self._assistants_seen) >= 1024:
+            self._assistants_seen.clear()
+        self._assistants_seen[assistant_id] = time.monotonic()
+
     async def _find_run(self, thread_id: str, tags: dict[str, str], not_before: int) -> Any:
         """The run carrying `tags` on the thread, if one was created."""
         with translated():
@@ -233,6 +264,11 @@ class ThreadsActivities:
             beat(run.status)
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 1.5, longest)
+
+
+def _key(thread_id: str, turn_key: str, write: str) -> str:
+    """The `Idempotency-Key` of one of a turn's writes: the same for every retry of it."""
+    return f"threadloom:{thread_id}:{turn_key}:{write}"
 
 
 def _run_tags(turn_key: str, attempt: int) -> dict[str, str]:

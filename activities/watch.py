@@ -1,9 +1,10 @@
 """Watching a run until it needs action, ends, or its deadline passes.
 
-Threadloom's own server can hold a GET of a run until its status changes (long-poll, advertised by
-`long_poll_max_ms`): one request per status change, answered as soon as it happens. Elsewhere the
-watcher polls adaptively: short intervals first (most runs are quick), backing off to the policy's
-maximum, never sooner than the server's `openai-poll-after-ms`.
+Threadloom's own server can hold a GET of a run while its status is one of the waiting ones
+(long-poll, advertised by `long_poll_max_ms`): usually one request per run, answered as soon as the
+run leaves them. Once the client knows the server offers it, the first read already waits. Elsewhere
+the watcher polls adaptively: short intervals first (most runs are quick), backing off to the
+policy's maximum, never sooner than the server's `openai-poll-after-ms`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from activities.snapshots import snapshot_of
 from threads_client import RunStatus, ThreadsClient
 from workflows.activity_contracts import RunSnapshot, WaitForRunInput
 
-WAITING_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
+WAITING_STATUSES: tuple[RunStatus, ...] = ("queued", "in_progress", "cancelling")
 """Statuses that only time changes; `requires_action` is the workflow's to handle."""
 
 
@@ -27,36 +28,48 @@ class RunWatcher:
         self._client = client
         self._request = request
         self._polls = 0
-        self._long_poll_max_ms: int | None = None
+        self._long_poll_max_ms = client.long_poll_max_ms
         self._interval_ms = float(request.poll.initial_interval_ms)
         self._poll_after_ms = 0.0
 
     async def watch(self) -> RunSnapshot:
         """Return the run once it leaves the waiting statuses, or as it was at the deadline."""
-        run = await self._poll()
+        run = await self._long_poll(self._remaining_ms()) or await self._poll()
         while run.status in WAITING_STATUSES:
-            remaining_ms = (self._request.deadline - datetime.now(UTC)).total_seconds() * 1000
+            remaining_ms = self._remaining_ms()
             if remaining_ms <= 0:
                 return snapshot_of(run, deadline_passed=True, polls=self._polls)
-            run = await self._next(run.status, remaining_ms)
+            run = await self._next(remaining_ms)
         return snapshot_of(run, polls=self._polls)
 
-    async def _next(self, status: RunStatus, remaining_ms: float) -> Any:
+    def _remaining_ms(self) -> float:
+        return (self._request.deadline - datetime.now(UTC)).total_seconds() * 1000
+
+    async def _long_poll(self, remaining_ms: float) -> Any:
+        """One read held while the run waits, if the server offers it (else None)."""
         poll = self._request.poll
-        if self._long_poll_max_ms and poll.long_poll_wait_ms:
-            wait_ms = min(poll.long_poll_wait_ms, self._long_poll_max_ms, remaining_ms)
-            return await self._poll(wait_ms=max(int(wait_ms), 1), if_status=status)
+        if not (self._long_poll_max_ms and poll.long_poll_wait_ms) or remaining_ms <= 0:
+            return None
+        wait_ms = min(poll.long_poll_wait_ms, self._long_poll_max_ms, remaining_ms)
+        return await self._poll(wait_ms=max(int(wait_ms), 1), if_status=WAITING_STATUSES)
+
+    async def _next(self, remaining_ms: float) -> Any:
+        held = await self._long_poll(remaining_ms)
+        if held is not None:
+            return held
+        poll = self._request.poll
         delay_ms = min(max(self._interval_ms, self._poll_after_ms), poll.max_interval_ms)
         await asyncio.sleep(min(delay_ms, remaining_ms) / 1000)
         self._interval_ms = min(self._interval_ms * poll.backoff_factor, poll.max_interval_ms)
         return await self._poll()
 
-    async def _poll(self, *, wait_ms: int | None = None, if_status: RunStatus | None = None) -> Any:
+    async def _poll(
+        self, *, wait_ms: int | None = None, if_status: tuple[RunStatus, ...] | None = None
+    ) -> Any:
         answer = await self._client.threads.runs.retrieve_for_poll(
             self._request.thread_id, self._request.run_id, wait_ms=wait_ms, if_status=if_status
         )
         self._polls += 1
         self._poll_after_ms = float(answer.poll_after_ms or 0)
-        if answer.long_poll_max_ms:
-            self._long_poll_max_ms = int(answer.long_poll_max_ms)
+        self._long_poll_max_ms = answer.long_poll_max_ms
         return answer.run

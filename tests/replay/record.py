@@ -4,7 +4,9 @@ Starts a throwaway Temporal dev server and threads server (free ports, temporary
 workflow per path the engine can take on the real worker, and writes each run's history as
 `tests/histories/<scenario>.json` (continue-as-new runs get `-run<N>`). Run it after a change that
 adds a path or deliberately changes histories (with `workflow.patched`, keeping the old files).
-The files are scrubbed of this machine's paths before they are written.
+The files are scrubbed of this machine's paths before they are written. To record a commit rather
+than a working tree with unfinished changes, run it from a copy (`git archive HEAD | tar -x -C DIR`,
+then `cd DIR && /path/to/.venv/bin/python -m tests.replay.record NAME …`) and copy the new files back.
 """
 
 from __future__ import annotations
@@ -221,7 +223,7 @@ async def conversation_turn_failed(rec: Recording) -> list[str]:
     return [handle.id, failed_turn.id]
 
 
-async def conversation(rec: Recording) -> str:
+async def conversation(rec: Recording) -> list[str]:
     """Three turns with two per run: the first run continues as new; then the conversation closes."""
     from starter.conversations import close
     from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id

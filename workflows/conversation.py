@@ -128,7 +128,10 @@ class ConversationWorkflow:
         SendTurn.model_validate(turn.model_dump())
         self._turn_request(turn)  # the turn's own rules (tool counts, poll bounds, ...)
         known = turn.turn_key in self._records or turn.turn_key in self._queued
-        if not known and (self._closing or self._accepted >= MAX_UPDATES_PER_RUN):
+        # Once this run is due to continue as new, new turns wait for the next run: otherwise callers
+        # that keep sending would keep its queue from draining, past every limit up to the cap.
+        restarting = self._closing or self._continue_due() or self._accepted >= MAX_UPDATES_PER_RUN
+        if not known and restarting:
             raise ApplicationError(
                 "the conversation is closing or continuing as new: send the turn again",
                 type=CONVERSATION_RESTARTING,

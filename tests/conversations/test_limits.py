@@ -279,13 +279,6 @@ async def test_update_cap_turns_new_turns_to_the_next_run(
     assert accepted[0] == cap, accepted
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG (workflows/conversation.py): while turns keep arriving, a due run keeps accepting them "
-    "and never continues as new before MAX_UPDATES_PER_RUN (1,800): max_turns_per_run and the history "
-    "limits only apply when the queue happens to drain",
-)
 @pytest.mark.usefixtures("engine_worker")
 async def test_turn_limit_holds_while_turns_keep_arriving(
     loom: Threadloom, threads: ThreadsClient, assistant_id: str, thread_id: str

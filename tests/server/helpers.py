@@ -84,9 +84,12 @@ class Api:
         )
 
     async def wait(self, run: dict[str, Any], *, until: set[str] | None = None) -> dict[str, Any]:
-        """Long-poll the run until its status is in `until` (default: terminal or requires_action)."""
+        """Long-poll the run until its status is in `until` (default: terminal or requires_action).
+
+        Gives up after 30 s: no run in these tests takes longer, and a stuck one should fail fast.
+        """
         until = until or TERMINAL | {"requires_action"}
-        for _ in range(200):
+        for _ in range(15):
             if run["status"] in until:
                 return run
             run = await self.ok(

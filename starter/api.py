@@ -129,7 +129,7 @@ class Threadloom:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=_search_attributes(turn),
                 static_summary=turn.summary(),
-                static_details=_static_details(turn),
+                static_details=turn.details(),
             )
         except WorkflowAlreadyStartedError:
             # The turn ran before and is closed: its result is the answer to this start too.
@@ -210,18 +210,6 @@ def turn_error(err: WorkflowFailureError, workflow_id: str | None = None) -> Tur
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return error_for(cause.type, cause.message, details, workflow_id)
     return TurnError(str(cause or err), workflow_id=workflow_id)
-
-
-def _static_details(turn: TurnRequest) -> str:
-    """The turn's fixed details in the UI: where it writes (never the message text)."""
-    lines = [
-        f"thread `{turn.thread_id}`",
-        f"assistant `{turn.assistant_id}`",
-        f"turn key `{turn.turn_key}`",
-    ]
-    if turn.conversation_id:
-        lines.append(f"conversation `{turn.conversation_id}`")
-    return "\n".join(lines)
 
 
 def _search_attributes(turn: TurnRequest) -> TypedSearchAttributes:

@@ -196,6 +196,17 @@ class TurnRequest(_Model):
         text = " ".join(words[:SUMMARY_WORDS])
         return text + (" …" if len(words) > SUMMARY_WORDS else "")
 
+    def details(self) -> str:
+        """The workflow's static details in the UI: where it writes (never the message text)."""
+        lines = [
+            f"thread `{self.thread_id}`",
+            f"assistant `{self.assistant_id}`",
+            f"turn key `{self.turn_key}`",
+        ]
+        if self.conversation_id:
+            lines.append(f"conversation `{self.conversation_id}`")
+        return "\n".join(lines)
+
 
 def turn_workflow_id(thread_id: str, turn_key: str) -> str:
     """The workflow id of the turn `turn_key` on `thread_id`."""

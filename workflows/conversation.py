@@ -86,6 +86,7 @@ class ConversationWorkflow:
             workflow.upsert_search_attributes([THREAD_ID.value_set(self._thread_id)])
         idle = timedelta(seconds=start.limits.idle_timeout_seconds)
         while True:
+            self._show("waiting for a turn")
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._queue) or self._closing or self._continue_due(),
@@ -172,6 +173,7 @@ class ConversationWorkflow:
 
     async def _run_turn(self, turn: SendTurn) -> None:
         request = self._turn_request(turn)
+        self._show(f"turn {self._turns_completed + 1} `{turn.turn_key}` running")
         try:
             result = await workflow.execute_child_workflow(
                 TurnWorkflow.run,
@@ -181,6 +183,7 @@ class ConversationWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
                 search_attributes=self._search_attributes(),
                 static_summary=request.summary(),
+                static_details=request.details(),
             )
             record = TurnRecord(turn_key=turn.turn_key, result=result)
         except WorkflowAlreadyStartedError:
@@ -224,6 +227,13 @@ class ConversationWorkflow:
                 SearchAttributePair(ASSISTANT_ID, self._start.assistant_id),
                 SearchAttributePair(CONVERSATION_ID, self._start.conversation_id),
             ]
+        )
+
+    def _show(self, doing: str) -> None:
+        """The current details in the UI: what the conversation does, its queue and its thread."""
+        workflow.set_current_details(
+            f"{doing} · {len(self._queue)} queued · {self._turns_completed} done"
+            f" · thread `{self._thread_id}`"
         )
 
     def _continue_due(self) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
+
 from starter.api import Threadloom
 from starter.conversations import close
-from workflows.contracts import ASSISTANT_ID, CONVERSATION_ID, THREAD_ID
+from workflows.contracts import ASSISTANT_ID, CONVERSATION_ID, THREAD_ID, turn_workflow_id
 from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
 
 
@@ -34,3 +36,22 @@ async def test_conversation_runs_and_turns_carry_the_search_attributes(
     assert by_type == {"ConversationWorkflow": 3, "TurnWorkflow": 2}
     by_conversation = loom.client.list_workflows(f'ConversationId="{conversation_id}"')
     assert len([e async for e in by_conversation]) == 5
+
+
+async def test_a_conversation_shows_what_it_does_and_its_turns_show_where_they_write(
+    loom: Threadloom, engine_worker: None, thread_id: str, assistant_id: str
+) -> None:
+    conversation_id = f"insp_{uuid.uuid4().hex[:8]}"
+    await loom.send(
+        conversation_id, "hello there", assistant_id=assistant_id, thread_id=thread_id, turn_key="k1"
+    )
+    handle = loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details == f"waiting for a turn · 0 queued · 1 done · thread `{thread_id}`"
+    child = await loom.client.get_workflow_handle(turn_workflow_id(thread_id, "k1")).describe()
+    assert await child.static_summary() == "hello there"
+    details = await child.static_details() or ""
+    for part in (thread_id, assistant_id, "k1", conversation_id):
+        assert f"`{part}`" in details
+    await close(loom, conversation_id)

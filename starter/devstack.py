@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from starter.settings import Settings
 from starter.temporal_binary import find_temporal_binary
 
+DEMO_TOOLS = "starter.demo_tools:registry"
+"""The tools the embedded worker serves when `THREADLOOM_TOOLS` is not set."""
 SEARCH_ATTRIBUTE_NAMES = ("ThreadId", "AssistantId", "ConversationId")
 
 
@@ -197,8 +199,14 @@ async def dev_stack(
                 embedded_threads_server(settings, faults_enabled=faults_enabled)
             )
             say(f"  Threads API at {threads_base_url}")
+        # The embedded worker serves the demo's tools unless THREADLOOM_TOOLS says otherwise.
+        tools = settings.tools if "tools" in settings.model_fields_set else DEMO_TOOLS
         effective = settings.model_copy(
-            update={"temporal_address": temporal_address, "threads_base_url": threads_base_url}
+            update={
+                "temporal_address": temporal_address,
+                "threads_base_url": threads_base_url,
+                "tools": tools,
+            }
         )
         if with_worker:
             stop = asyncio.Event()

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", description="auto | console | json")
     log_level: str = "INFO"
     tools: str | None = Field(
-        default="starter.demo_tools:registry",
-        description="tool registries the worker serves: `module:attribute`, comma-separated",
+        default=None,
+        description="tool registries the worker serves: `module:attribute`, comma-separated "
+        "(default: none; `dev` and `demo` serve the demo's `starter.demo_tools:registry`)",
     )
     metrics_address: str | None = Field(default=None, description="host:port for Prometheus")

@@ -256,11 +256,11 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
-def list_query(
+async def list_query(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     after: Annotated[str | None, Query()] = None,
     before: Annotated[str | None, Query()] = None,
 ) -> ListQuery:
-    """FastAPI dependency: the list parameters every list endpoint takes."""
+    """FastAPI dependency: the list parameters every list endpoint takes (async: no thread hop)."""
     return ListQuery(limit=limit, order=order, after=after, before=before)

@@ -28,7 +28,7 @@ class Services:
     idempotency: Idempotency
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the app's `Services`."""
+async def services(request: Request) -> Services:
+    """FastAPI dependency: the app's `Services` (async, so FastAPI does not hand it to a thread)."""
     found: Services = request.app.state.services
     return found

@@ -107,7 +107,12 @@ class ThreadsClient:
             params=params,
             timeout=timeout,
             transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=100),
+            # As many kept alive as open: httpcore closes idle connections once the pool holds more
+            # than max_keepalive_connections in all, so held long-polls would make every other
+            # request open a new connection.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
         self.threads = Threads(self)
         """Threads, and under them ``messages``, ``runs`` and ``runs.steps``."""

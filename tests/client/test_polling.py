@@ -80,8 +80,9 @@ async def test_poll_raises_poll_timeout_error_with_the_last_run() -> None:
 
     assert caught.value.run.id == run_id
     assert caught.value.run.status == "in_progress"
-    assert 0.2 <= elapsed < 1.0
-    assert 5 <= api.run_reads[run_id] <= 12
+    assert 0.2 <= elapsed < 2.0
+    # Every 20 ms for 200 ms: about 10 reads, fewer on a loaded machine, never many more.
+    assert 2 <= api.run_reads[run_id] <= 12
 
 
 async def test_poll_uses_the_servers_poll_after_over_its_own_interval() -> None:
@@ -170,7 +171,7 @@ async def test_poll_uses_long_poll_when_advertised() -> None:
     assert server.params[0] == {}
     assert server.params[1] == {"wait_ms": "5000", "if_status": "in_progress"}
     assert len(server.params) == 2
-    assert elapsed < 0.6
+    assert elapsed < 0.9  # answered when the run completed, not after the 1,000 ms poll-after
 
 
 async def test_long_poll_wait_is_cut_to_the_deadline() -> None:

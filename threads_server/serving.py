@@ -1,4 +1,8 @@
-"""Running the app under uvicorn, with a protocol that lets fault injection drop connections."""
+"""Running the app under uvicorn, with a protocol that lets fault injection drop connections.
+
+The HTTP parser is httptools (C) when it is installed (a dependency of threadloom), else h11 (pure
+Python, several times the CPU per request).
+"""
 
 from __future__ import annotations
 
@@ -24,13 +28,31 @@ class DroppableH11Protocol(H11Protocol):
         self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
 
 
+def _protocol() -> type[asyncio.Protocol]:
+    """The httptools protocol with the same transport hook, or the h11 one without httptools."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # httptools is not installed
+        return DroppableH11Protocol
+
+    class DroppableHttpToolsProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol that exposes the connection's transport (see above)."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            """Remember the transport for the requests of this connection."""
+            super().connection_made(transport)
+            self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
+
+    return DroppableHttpToolsProtocol
+
+
 def build_server(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Server:
     """A uvicorn server for `app` (not started)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=DroppableH11Protocol,
+        http=_protocol(),
         ws="none",
         lifespan="on",
         **options,

@@ -32,7 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/threadloom bench --run-ms 0,2000,500..3000,8000 --turns 40 --concurrency 20 \
 		--throughput 1,50,200 --throughput-turns 400 --in-flight 1000 --in-flight-run-ms 5000 \
-		--profile 10
+		--profile 10 --crash 40 --crash-kills 3
 
 clean:
 	rm -rf $(VENV) .threadloom .pytest_cache .mypy_cache .ruff_cache

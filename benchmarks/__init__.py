@@ -4,5 +4,6 @@
 Modules: `stack` (dev server, threads server and worker processes), `worker_process` (the worker as its
 own process, so its memory is measurable), `noop` (the baseline workflow), `drivers` (one turn, four
 ways), `scenarios` (runs turns and collects samples), `figures` (percentiles, history counts),
-`report` (table, JSON, targets), `command` (the CLI entry).
+`report` (table, JSON, targets), `crash` (turns while the worker is SIGKILLed and restarted),
+`command` (the CLI entry).
 """

@@ -2,7 +2,9 @@
 
 Order: side-by-side batches per run length (threadloom, the seed's loop, the openai SDK); engine
 overhead at concurrency 1 (threadloom against the direct loop); throughput against the no-op baseline;
-then the in-flight batch with the worker's memory. Each figure is compared with its DESIGN.md target.
+then the in-flight batch with the worker's memory; then, with `--crash`, turns while the worker is
+SIGKILLed and restarted (`benchmarks.crash`). An empty `--run-ms` or `--throughput`, `--turns 0` and
+`--in-flight 0` skip their phases. Each figure is compared with its DESIGN.md target.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from benchmarks import phases
+from benchmarks import crash, phases
 from benchmarks.report import Report, table
 from benchmarks.scenarios import Scenarios
 from benchmarks.stack import bench_stack, worker_process
@@ -32,20 +34,28 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     async with bench_stack(**stack_options) as stack, worker_process(stack, "turn") as worker:
         async with ThreadsClient(stack.threads_base_url, max_retries=0, timeout=120) as threads:
             assistant = await threads.assistants.create(model="echo", name="bench")
-            scenarios = Scenarios(threads, stack.root_url, assistant.id)
+            seeded = {} if args.seed is None else {"seed": args.seed}
+            scenarios = Scenarios(threads, stack.root_url, assistant.id, **seeded)
+            crash_ok = True
             try:
                 loom = Threadloom(stack.client, task_queue=worker.task_queue)
-                await phases.warm_up(args, scenarios, loom)
-                await phases.side_by_side(args, report, scenarios, loom, threads, stack)
-                await phases.overhead(args, report, scenarios, loom, threads)
-                await phases.throughput(args, report, scenarios, loom, stack, worker)
+                if args.turns:
+                    await phases.warm_up(args, scenarios, loom)
+                if args.run_ms.strip():
+                    await phases.side_by_side(args, report, scenarios, loom, threads, stack)
+                if args.turns:
+                    await phases.overhead(args, report, scenarios, loom, threads)
+                if args.throughput.strip():
+                    await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
                     await phases.in_flight(args, report, scenarios, loom, worker)
+                if args.crash:
+                    crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
             finally:
                 await scenarios.aclose()
     report.parameters["load_avg_after"] = os.getloadavg()
     print(report.to_json() if args.json else table(report))
-    return 1 if any(b["errors"] for b in report.batches) else 0
+    return 1 if any(b["errors"] for b in report.batches) or not crash_ok else 0
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -53,6 +63,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     names.append("dynamic_config")
     found: dict[str, Any] = {name: getattr(args, name) for name in names}
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
+    found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
+    found["seed"] = args.seed
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]
     return found

@@ -8,13 +8,41 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's parameters."""
     add = parser.add_argument
-    add("--run-ms", default="0,2000,500..3000,8000", help="MS or LOW..HIGH, comma-separated")
-    add("--turns", type=int, default=40, help="turns per side-by-side and overhead batch")
+    add(
+        "--run-ms",
+        default="0,2000,500..3000,8000",
+        help="MS or LOW..HIGH, comma-separated ('' skips the side-by-side batches)",
+    )
+    add(
+        "--turns",
+        type=int,
+        default=40,
+        help="turns per side-by-side and overhead batch (0 skips the warm-up and overhead batches)",
+    )
     add("--concurrency", type=int, default=20, help="concurrency of the side-by-side batches")
-    add("--throughput", default="1,50,200", help="concurrency levels for turns/s (comma-separated)")
+    add(
+        "--throughput",
+        default="1,50,200",
+        help="concurrency levels for turns/s (comma-separated; '' skips)",
+    )
     add("--throughput-turns", type=int, default=400, help="turns per throughput batch (level 1: /10)")
     add("--in-flight", type=int, default=1000, help="turns in flight at once (0 skips)")
     add("--in-flight-run-ms", type=int, default=5000, help="run length of the in-flight turns")
+    add(
+        "--crash",
+        type=int,
+        default=0,
+        metavar="N",
+        help="crash tolerance: N turns while the worker is SIGKILLed and restarted (0 skips)",
+    )
+    add("--crash-kills", type=int, default=3, metavar="K", help="SIGKILLs during the --crash turns")
+    add("--crash-run-ms", type=int, default=1500, help="run length of the --crash turns")
+    add(
+        "--seed",
+        type=int,
+        help="seed of the random choices (--crash's kill moments, run lengths of LOW..HIGH); "
+        "default: a fresh one for --crash (printed), 7 for run lengths",
+    )
     add("--partitions", type=int, help="task queue partitions of the dev server (default: its own)")
     add(
         "--dynamic-config",

@@ -78,7 +78,8 @@ class Scenarios:
         """Close the control client."""
         await self._control.aclose()
 
-    async def _new_threads(self, count: int) -> list[str]:
+    async def new_threads(self, count: int) -> list[str]:
+        """`count` fresh threads."""
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
         async def one() -> str:
@@ -94,7 +95,7 @@ class Scenarios:
         batch = Batch(name, str(length), concurrency, turns)
         plan = [
             Turn(thread_id, self._assistant_id, f"bench turn {i}", length.sample(self._rng))
-            for i, thread_id in enumerate(await self._new_threads(turns))
+            for i, thread_id in enumerate(await self.new_threads(turns))
         ]
         gate = asyncio.Semaphore(concurrency)
 
@@ -109,16 +110,24 @@ class Scenarios:
                 batch.wall_ms.append((time.monotonic() - started) * 1000)
                 batch.done.append(done)
 
-        await self._control.post("/_threadloom/stats/reset")
+        await self.reset_stats()
         began = time.monotonic()
         await asyncio.gather(*(one(turn) for turn in plan))
         batch.elapsed_s = time.monotonic() - began
-        stats = (await self._control.get("/_threadloom/stats")).json()
-        batch.requests = int(stats["requests"]["total"])
-        batch.lag_ms = await self._lags(batch.done)
+        batch.requests = await self.requests()
+        batch.lag_ms = await self.lags(batch.done)
         return batch
 
-    async def _lags(self, done: list[TurnDone]) -> list[float]:
+    async def reset_stats(self) -> None:
+        """Zero the server's request counter."""
+        await self._control.post("/_threadloom/stats/reset")
+
+    async def requests(self) -> int:
+        """Requests the server counted since the last reset."""
+        stats = (await self._control.get("/_threadloom/stats")).json()
+        return int(stats["requests"]["total"])
+
+    async def lags(self, done: list[TurnDone]) -> list[float]:
         """Reply in hand minus the run's finish on the server, per turn (ms)."""
         lags = []
         for turn in done:

@@ -69,7 +69,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after 15 s; nothing if it has exited already."""
     if process.returncode is None:
         process.terminate()
         try:
@@ -103,7 +104,7 @@ async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
                 await asyncio.sleep(0.05)
         yield f"{root}/v1", root
     finally:
-        await _stop(process)
+        await stop_process(process)
         log.close()
 
 
@@ -139,24 +140,38 @@ async def bench_stack(
             await env.shutdown()
 
 
-@contextlib.asynccontextmanager
-async def worker_process(stack: Stack, kind: str) -> AsyncIterator[WorkerProcess]:
-    """Run a worker of `kind` (`turn` or `noop`) on a fresh task queue until the block ends."""
-    task_queue = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
-    log = stack.home / f"worker-{kind}.log"
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
-        *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
-        *("--threads-base-url", stack.threads_base_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log.open("ab"),
-    )
+async def start_worker(stack: Stack, kind: str, task_queue: str, log_name: str) -> WorkerProcess:
+    """Start a worker process of `kind` on `task_queue` and wait until it polls (`ready`).
+
+    Its stderr goes to `log_name` in the stack's home (appended: restarts share one log).
+    """
+    log = stack.home / log_name
+    with log.open("ab") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
+            *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
+            *("--threads-base-url", stack.threads_base_url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
         if line.strip() != b"ready":
             tail = log.read_text(errors="replace")[-2000:]
             raise BenchStackError(f"the {kind} worker did not start:\n{tail}")
-        yield WorkerProcess(process, task_queue)
+    except BaseException:
+        await stop_process(process)
+        raise
+    return WorkerProcess(process, task_queue)
+
+
+@contextlib.asynccontextmanager
+async def worker_process(stack: Stack, kind: str) -> AsyncIterator[WorkerProcess]:
+    """Run a worker of `kind` (`turn` or `noop`) on a fresh task queue until the block ends."""
+    task_queue = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+    worker = await start_worker(stack, kind, task_queue, f"worker-{kind}.log")
+    try:
+        yield worker
     finally:
-        await _stop(process)
+        await stop_process(worker.process)

@@ -10,6 +10,9 @@ SMOKE = [
     *("--run-ms", "0,300", "--turns", "3", "--concurrency", "3"),
     *("--throughput", "1,4", "--throughput-turns", "8"),
     *("--in-flight", "10", "--in-flight-run-ms", "300"),
+    # One SIGKILL of the worker among 6 turns: the turns it hits wait out the dead worker's
+    # heartbeat timeout (10 s), so this adds about 15 s.
+    *("--crash", "6", "--crash-kills", "1", "--crash-run-ms", "500"),
     "--json",
 ]
 
@@ -20,13 +23,13 @@ def test_bench_smoke_run_is_sane() -> None:
         [sys.executable, "-m", "starter.cli", "bench", *SMOKE],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout[done.stdout.index("{") :])
     drivers = {b["driver"] for b in report["batches"]}
-    assert {"threadloom", "seed", "direct", "noop"} <= drivers
+    assert {"threadloom", "seed", "direct", "noop", "crash"} <= drivers
     for batch in report["batches"]:
         assert batch["completed"] == batch["turns"], batch
         assert batch["errors"] == 0, batch
@@ -43,3 +46,15 @@ def test_bench_smoke_run_is_sane() -> None:
     assert 1 <= history["events (min/median/max)"][2] <= 100
     assert history["actions (min/median/max)"][0] >= 1
     assert {t["met"] for t in report["targets"]} <= {True, False, None}
+    crash = report["extra"]["crash tolerance"]
+    assert crash["turns completed"] == "6/6", crash
+    assert crash["turns verified on their thread"] == "6/6", crash
+    assert crash["errors"] == 0, crash
+    assert crash["duplicate user messages"] == 0, crash
+    assert crash["duplicate assistant messages"] == 0, crash
+    assert crash["duplicate completed runs"] == 0, crash
+    assert crash["unfinished runs by status"] == {}, crash
+    assert crash["kills done"] == 1 and crash["worker restarts"] == 1, crash
+    assert crash["problems"] == [], crash
+    (target,) = [t for t in report["targets"] if t["target"].startswith("crash tolerance")]
+    assert target["met"] is True, target

@@ -16,11 +16,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from threads_server.faults import TRANSPORT_KEY
 
 
-class DroppableH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that exposes the connection's transport in the ASGI `state`.
+class _TransportInState(asyncio.Protocol):
+    """Mixin for a uvicorn HTTP protocol: exposes the connection's transport in the ASGI `state`.
 
     `drop` faults need to close the socket without writing anything; ASGI has no message for that.
     """
+
+    app_state: dict[str, Any]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Remember the transport for the requests of this connection."""
@@ -28,20 +30,19 @@ class DroppableH11Protocol(H11Protocol):
         self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
 
 
+class DroppableH11Protocol(_TransportInState, H11Protocol):
+    """uvicorn's h11 protocol with the transport in the ASGI `state`."""
+
+
 def _protocol() -> type[asyncio.Protocol]:
-    """The httptools protocol with the same transport hook, or the h11 one without httptools."""
+    """The httptools protocol with the transport in the ASGI `state`, or h11 without httptools."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # httptools is not installed
         return DroppableH11Protocol
 
-    class DroppableHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol that exposes the connection's transport (see above)."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            """Remember the transport for the requests of this connection."""
-            super().connection_made(transport)
-            self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
+    class DroppableHttpToolsProtocol(_TransportInState, HttpToolsProtocol):
+        """uvicorn's httptools protocol with the transport in the ASGI `state`."""
 
     return DroppableHttpToolsProtocol
 

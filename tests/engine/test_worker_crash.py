@@ -83,3 +83,38 @@ async def test_killed_worker_is_replaced_without_duplicates(
     state = await thread_state(threads, thread_id)
     assert len(state.user_messages) == 1
     assert state.statuses == ["completed"]
+
+
+async def test_a_redeployed_worker_hands_its_waiting_turn_over(
+    temporal_env: WorkflowEnvironment,
+    threads_server: Any,
+    threads: ThreadsClient,
+    loom: Threadloom,
+    task_queue: str,
+    thread_id: str,
+    assistant_id: str,
+) -> None:
+    """SIGTERM (a redeploy) while the run outlasts the old worker's 10 s graceful shutdown."""
+    start = worker_process(temporal_env, threads_server, task_queue)
+    request = TurnRequest(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        message=UserMessage(text="survive a redeploy"),
+        run=RunOverrides(metadata={"fault": "delay=13000"}),
+        policy=TurnPolicy(heartbeat_timeout_seconds=60),  # the handover must not wait for it
+    )
+    async with start() as old:
+        handle = await loom.start_turn(request)
+        await wait_for_phase(handle, "waiting")
+        old.send_signal(signal.SIGTERM)
+        async with start() as new:
+            assert await asyncio.wait_for(old.wait(), 30) == 0  # drained and exited cleanly
+            result = await asyncio.wait_for(handle.result(), 45)
+            new.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(new.wait(), 30) == 0
+
+    assert result.reply == "Echo: survive a redeploy"
+    assert len(result.attempts) == 1
+    state = await thread_state(threads, thread_id)
+    assert len(state.user_messages) == 1
+    assert state.statuses == ["completed"]

@@ -1,8 +1,10 @@
 """Watching a run until it needs action, ends, or its deadline passes.
 
 Threadloom's own server can hold a GET of a run while its status is one of the waiting ones
-(long-poll, advertised by `long_poll_max_ms`): usually one request per run, answered as soon as the
-run leaves them. Once the client knows the server offers it, the first read already waits. Elsewhere
+(long-poll, advertised by `long_poll_max_ms`; several statuses at once where it also says
+`several_statuses`, else one status change per read): usually one request per run, answered as soon
+as the run leaves them. Once the client knows the server offers both, the first read already waits.
+Elsewhere
 the watcher polls adaptively: short intervals first (most runs are quick), backing off to the
 policy's maximum, never sooner than the server's `openai-poll-after-ms`.
 """
@@ -29,34 +31,36 @@ class RunWatcher:
         self._request = request
         self._polls = 0
         self._long_poll_max_ms = client.long_poll_max_ms
+        self._several = client.long_poll_several_statuses
         self._interval_ms = float(request.poll.initial_interval_ms)
         self._poll_after_ms = 0.0
 
     async def watch(self) -> RunSnapshot:
         """Return the run once it leaves the waiting statuses, or as it was at the deadline."""
-        run = await self._long_poll(self._remaining_ms()) or await self._poll()
+        first = await self._long_poll(WAITING_STATUSES) if self._several else None
+        run = first or await self._poll()
         while run.status in WAITING_STATUSES:
-            remaining_ms = self._remaining_ms()
-            if remaining_ms <= 0:
+            if self._remaining_ms() <= 0:
                 return snapshot_of(run, deadline_passed=True, polls=self._polls)
-            run = await self._next(remaining_ms)
+            run = await self._next(run.status)
         return snapshot_of(run, polls=self._polls)
 
     def _remaining_ms(self) -> float:
         return (self._request.deadline - datetime.now(UTC)).total_seconds() * 1000
 
-    async def _long_poll(self, remaining_ms: float) -> Any:
-        """One read held while the run waits, if the server offers it (else None)."""
-        poll = self._request.poll
+    async def _long_poll(self, statuses: tuple[RunStatus, ...]) -> Any:
+        """One read held while the run's status is one of `statuses`, if the server offers it."""
+        poll, remaining_ms = self._request.poll, self._remaining_ms()
         if not (self._long_poll_max_ms and poll.long_poll_wait_ms) or remaining_ms <= 0:
             return None
         wait_ms = min(poll.long_poll_wait_ms, self._long_poll_max_ms, remaining_ms)
-        return await self._poll(wait_ms=max(int(wait_ms), 1), if_status=WAITING_STATUSES)
+        return await self._poll(wait_ms=max(int(wait_ms), 1), if_status=statuses)
 
-    async def _next(self, remaining_ms: float) -> Any:
-        held = await self._long_poll(remaining_ms)
+    async def _next(self, status: RunStatus) -> Any:
+        held = await self._long_poll(WAITING_STATUSES if self._several else (status,))
         if held is not None:
             return held
+        remaining_ms = self._remaining_ms()
         poll = self._request.poll
         delay_ms = min(max(self._interval_ms, self._poll_after_ms), poll.max_interval_ms)
         await asyncio.sleep(min(delay_ms, remaining_ms) / 1000)
@@ -72,4 +76,5 @@ class RunWatcher:
         self._polls += 1
         self._poll_after_ms = float(answer.poll_after_ms or 0)
         self._long_poll_max_ms = answer.long_poll_max_ms
+        self._several = answer.several_statuses
         return answer.run

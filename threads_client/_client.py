@@ -123,6 +123,8 @@ class ThreadsClient:
         answer (``threadloom-idempotency-keys``); ``None`` until then, or if it does not honour keys."""
         self.long_poll_max_ms: int | None = None
         """The longest long-poll the server grants, learned from its last answer to a run GET."""
+        self.long_poll_several_statuses = False
+        """Whether that answer said ``if_status`` may list several statuses."""
 
     async def __aenter__(self) -> ThreadsClient:
         return self

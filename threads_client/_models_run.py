@@ -175,6 +175,8 @@ class RunPoll(BaseModel):
             the next poll, if any.
         long_poll_max_ms: The ``threadloom-long-poll-max-ms`` header: the longest ``wait_ms`` the
             server grants, if it offers long-polling.
+        several_statuses: The ``threadloom-long-poll-if-status: several`` header: ``if_status``
+            may name several statuses (older servers take one).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -182,3 +184,4 @@ class RunPoll(BaseModel):
     run: Run
     poll_after_ms: int | None = None
     long_poll_max_ms: int | None = None
+    several_statuses: bool = False

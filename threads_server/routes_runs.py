@@ -159,6 +159,7 @@ async def retrieve_run(
             if event.event.startswith("thread.run.") and event.data.get("object") == "thread.run":
                 run = event.data
     response.headers["threadloom-long-poll-max-ms"] = str(settings.long_poll_max_ms)
+    response.headers["threadloom-long-poll-if-status"] = "several"  # a list is understood
     if run["status"] not in TERMINAL_RUN_STATUSES:
         response.headers["openai-poll-after-ms"] = str(settings.poll_after_ms)
     return run

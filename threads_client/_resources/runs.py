@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 LONG_POLL_MAX_HEADER = "threadloom-long-poll-max-ms"
+LONG_POLL_IF_STATUS_HEADER = "threadloom-long-poll-if-status"
 
 
 class Runs(Resource):
@@ -92,8 +93,8 @@ class Runs(Resource):
                 answer until the run's status changes or this many milliseconds pass. Not sent
                 when ``None``; other servers ignore it.
             if_status: With ``wait_ms``: hold while the status is this one, or any of these
-                (default on the server: the status when the request arrives). Not sent when
-                ``None``.
+                (only where ``several_statuses``; default on the server: the status when the
+                request arrives). Not sent when ``None``.
 
         Returns:
             The run with ``poll_after_ms`` (``openai-poll-after-ms``) and ``long_poll_max_ms``
@@ -106,13 +107,15 @@ class Runs(Resource):
             params={"wait_ms": wait_ms, "if_status": _statuses(if_status)},
             timeout=timeout,
         )
-        long_poll_max_ms = _int_header(response.headers, LONG_POLL_MAX_HEADER)
-        self._client.long_poll_max_ms = long_poll_max_ms
-        return RunPoll(
+        poll = RunPoll(
             run=Run.model_validate_json(response.content),
             poll_after_ms=_int_header(response.headers, POLL_AFTER_HEADER),
-            long_poll_max_ms=long_poll_max_ms,
+            long_poll_max_ms=_int_header(response.headers, LONG_POLL_MAX_HEADER),
+            several_statuses=response.headers.get(LONG_POLL_IF_STATUS_HEADER) == "several",
         )
+        self._client.long_poll_max_ms = poll.long_poll_max_ms
+        self._client.long_poll_several_statuses = poll.several_statuses
+        return poll
 
     def list(
         self,

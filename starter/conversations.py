@@ -13,6 +13,7 @@ id is the turn key: resending with the same key returns the first result and run
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,11 @@ from workflows.conversation_contracts import (
 if TYPE_CHECKING:
     from starter.api import Threadloom
 
-RESTART_RETRIES = 50
-RESTART_DELAY_SECONDS = 0.2
+RESTART_WAIT_SECONDS = 900.0
+"""How long `send` keeps resending a turn that a draining conversation run turned away: the run
+finishes the turns it accepted first, and a default turn may take 3 runs of up to 300 s each."""
+RESTART_DELAY_SECONDS = (0.2, 2.0)
+"""First and longest pause between two sends of a turned-away turn."""
 VALIDATION_TYPES = {"ValueError", "ValidationError", "TypeError"}
 
 
@@ -97,7 +101,9 @@ async def send(
     except ValidationError as err:
         raise InvalidRequest(f"invalid conversation: {err}") from err
     workflow_id = conversation_workflow_id(conversation_id)
-    for _ in range(RESTART_RETRIES):
+    delay, longest = RESTART_DELAY_SECONDS
+    give_up_at = time.monotonic() + RESTART_WAIT_SECONDS
+    while time.monotonic() < give_up_at:
         operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             CONVERSATION_WORKFLOW,
             start,
@@ -120,8 +126,12 @@ async def send(
             error = update_error(err, workflow_id)
             if error.type != CONVERSATION_RESTARTING:
                 raise error from err
-        await asyncio.sleep(RESTART_DELAY_SECONDS)
-    raise TurnError(f"conversation {conversation_id} kept restarting", workflow_id=workflow_id)
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, longest)
+    raise TurnError(
+        f"conversation {conversation_id} kept restarting for {RESTART_WAIT_SECONDS:g}s",
+        workflow_id=workflow_id,
+    )
 
 
 async def close(loom: Threadloom, conversation_id: str, reason: str = "") -> ConversationStatus:

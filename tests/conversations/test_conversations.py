@@ -171,3 +171,40 @@ async def test_idle_end_and_close_restart_on_the_same_thread(
     assert [m.role for m in state.messages] == ["user", "assistant"] * 2
     assert first.user_message_id == state.user_messages[0].id
     assert second.user_message_id == state.user_messages[1].id
+
+
+async def test_a_turn_sent_while_a_due_run_drains_a_slow_turn_waits_for_the_next_run(
+    loom: Threadloom, threads: ThreadsClient, assistant_id: str, thread_id: str
+) -> None:
+    cid = conversation()
+    limits = ConversationLimits(max_turns_per_run=1)  # due to continue as new after one turn
+
+    def send(text: str, delay_ms: int) -> asyncio.Task[TurnResult]:
+        return asyncio.create_task(
+            loom.send(
+                cid,
+                text,
+                assistant_id=assistant_id,
+                thread_id=thread_id,
+                limits=limits,
+                metadata={"fault": f"delay={delay_ms}"},
+            )
+        )
+
+    first = send("first", 1500)
+    await asyncio.sleep(0.5)
+    slow = send("slow", 11_000)  # accepted while the first runs: the due run drains it
+    first_result = await first
+    # Turned away for the ~11 s the slow turn takes, then accepted by the next run.
+    last_result = await asyncio.wait_for(send("last", 0), 60)
+    slow_result = await slow
+
+    assert [r.reply for r in (first_result, slow_result, last_result)] == [
+        "Echo: first",
+        "Echo: slow",
+        "Echo: last",
+    ]
+    state = await thread_state(threads, thread_id)
+    texts = [m.content[0].text.value for m in state.user_messages]  # type: ignore[union-attr]
+    assert texts == ["first", "slow", "last"]
+    assert state.statuses == ["completed"] * 3

@@ -61,8 +61,10 @@ class ThreadsClient:
             429 and 5xx, with exponential backoff and jitter, honouring ``Retry-After``.
             ``0`` means exactly one attempt (use it where something else owns retries, such as
             Temporal activities). Each POST carries one ``Idempotency-Key`` for all its
-            attempts, so a server that honours keys (threadloom's does) applies it once; other
-            servers may apply a retried POST twice.
+            attempts, so a server that honours keys (threadloom's does, on its non-streaming
+            creates) creates the object once. Anything else — a streaming create, a cancel, tool
+            outputs, a metadata update, or any POST to other servers — may be applied twice, or
+            answer 400 on the retry because the first attempt already changed the run.
         timeout: Seconds for each HTTP attempt (connect, read, write, pool).
         transport: An ``httpx.AsyncBaseTransport`` to use instead of the network (tests).
         default_headers: Extra headers sent on every request.

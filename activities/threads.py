@@ -118,9 +118,14 @@ class ThreadsActivities:
             run = await self._client.threads.runs.retrieve(request.thread_id, run_id)
             return run if _has_tags(run, tags) else None
 
-        run = await self._when_idle(
-            request.thread_id, request.thread_busy_wait_seconds, post, adopt=ours
-        )
+        try:
+            run = await self._when_idle(
+                request.thread_id, request.thread_busy_wait_seconds, post, adopt=ours
+            )
+        except ApplicationError:
+            # Perhaps the assistant is gone: the next turn looks it up before writing anything.
+            self._assistants_seen.pop(request.assistant_id, None)
+            raise
         return CreateRunOutput(run_id=run.id, status=run.status)
 
     @activity.defn
@@ -204,7 +209,9 @@ class ThreadsActivities:
         """Fail with `ASSISTANT_NOT_FOUND` before writing anything if the assistant is gone.
 
         The run would fail on a bad id anyway; checking first leaves the thread without a stray
-        user message. A found assistant is not looked up again for `ASSISTANT_CHECK_SECONDS`.
+        user message. A found assistant is not looked up again for `ASSISTANT_CHECK_SECONDS`
+        (unless a run creation fails), so one deleted within that window still costs one turn a
+        stray user message.
         """
         seen = self._assistants_seen.get(assistant_id)
         if seen is not None and time.monotonic() - seen < ASSISTANT_CHECK_SECONDS:

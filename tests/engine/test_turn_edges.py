@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from starter.api import Threadloom
-from starter.errors import RunRequiresAction, ThreadBusy
+from starter.errors import AssistantNotFound, RunRequiresAction, ThreadBusy
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import FAST_POLICY, turn
 from threads_client import ThreadsClient
@@ -122,3 +122,22 @@ async def test_a_turn_makes_four_requests_on_threadloom_s_server(
     }
     state = await thread_state(threads, thread_id)
     assert len(state.messages) == 4 and state.statuses == ["completed", "completed"]
+
+
+async def test_a_deleted_assistant_costs_at_most_one_stray_message(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str
+) -> None:
+    assistant = await threads.assistants.create(model="echo")
+    await loom.run_turn(turn(thread_id, assistant.id, "before"))
+    await threads.assistants.delete(assistant.id)
+
+    # The worker found it a moment ago, so the first turn after the deletion writes its message
+    # before the run fails; the next one looks the assistant up again and writes nothing.
+    for text in ("after", "later"):
+        with pytest.raises(AssistantNotFound):
+            await loom.run_turn(turn(thread_id, assistant.id, text))
+
+    state = await thread_state(threads, thread_id)
+    texts = [m.content[0].text.value for m in state.user_messages]  # type: ignore[union-attr]
+    assert texts == ["before", "after"]
+    assert state.statuses == ["completed"]

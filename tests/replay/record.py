@@ -248,6 +248,34 @@ async def conversation(rec: Recording) -> list[str]:
     return [handle.id, first_turn.id]
 
 
+async def thread_busy_waited(rec: Recording) -> str:
+    """Another client's run holds the thread for 1.5 s: the turn waits for it, then runs."""
+    request = await rec.request("Wait for the run before me.")
+    await rec.threads.threads.runs.create(
+        request.thread_id, assistant_id=rec.assistant_id, metadata={"fault": "delay=1500"}
+    )
+    result = await rec.loom.run_turn(request)
+    assert result.reply == "Echo: Wait for the run before me.", result.reply
+    return request.workflow_id
+
+
+async def thread_busy(rec: Recording) -> str:
+    """Another client's run holds the thread past the turn's 1 s budget: `ThreadBusy`."""
+    request = await rec.request("The thread stays busy.", policy=TurnPolicy(thread_busy_wait_seconds=1))
+    foreign = await rec.threads.threads.runs.create(
+        request.thread_id, assistant_id=rec.assistant_id, metadata={"fault": "stall"}
+    )
+    try:
+        await rec.loom.run_turn(request)
+    except TurnError as error:
+        assert type(error).__name__ == "ThreadBusy", error
+    else:
+        raise AssertionError("the busy thread did not fail the turn")
+    finally:
+        await rec.threads.threads.runs.cancel(request.thread_id, foreign.id)
+    return request.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -259,6 +287,8 @@ SCENARIOS: dict[str, Scenario] = {
     "turn-tool-broken": tool_broken,
     "turn-tool-failed": tool_failed,
     "conversation-turn-failed": conversation_turn_failed,
+    "turn-thread-busy-waited-v1": thread_busy_waited,
+    "turn-thread-busy-v1": thread_busy,
 }
 
 

@@ -9,7 +9,9 @@ Deterministic code only: time from `workflow.now()`, logs through `workflow.logg
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, is_cancelled_exception
@@ -30,10 +32,12 @@ with workflow.unsafe.imports_passed_through():
         CONVERSATION_ID,
         THREAD_ID,
         TURN_WORKFLOW,
+        ErrorType,
         ProgressQuery,
         RunAttempt,
         RunOutcome,
         TurnPhase,
+        TurnPolicy,
         TurnProgress,
         TurnRequest,
         TurnResult,
@@ -45,6 +49,13 @@ with workflow.unsafe.imports_passed_through():
 
 SCAN_SLACK_SECONDS = 120
 """How far before the turn's start an object it wrote may be dated (clock skew between services)."""
+BUSY_THREAD_PATCH = "busy-thread-wait-in-workflow"
+"""Since this patch, a turn waits out another client's run on a durable timer between quick write
+attempts (so a cancel or a worker crash interrupts it at once), instead of inside the write's local
+activity. Histories from before it replay their in-activity wait."""
+BUSY_RECHECK_SECONDS = (0.5, 5.0)
+"""First and longest pause before trying a write again on a thread another run holds."""
+T = TypeVar("T")
 
 
 @workflow.defn(name=TURN_WORKFLOW)
@@ -82,20 +93,22 @@ class TurnWorkflow:
             run_options = run_options.model_copy(update={"tools": [*(run_options.tools or []), *own]})
 
         self._set_phase("adding_message")
-        with turn_failure():
-            added = await workflow.execute_local_activity_method(
+        added = await self._write(
+            policy,
+            lambda wait: workflow.execute_local_activity_method(
                 ThreadsActivities.add_message,
                 AddMessageInput(
                     thread_id=request.thread_id,
                     assistant_id=request.assistant_id,
                     turn_key=request.turn_key,
                     not_before=not_before,
-                    thread_busy_wait_seconds=policy.thread_busy_wait_seconds,
+                    thread_busy_wait_seconds=wait,
                     message=request.message,
                 ),
                 summary="add message",
                 **opts.write_options(policy),
-            )
+            ),
+        )
         self._progress = self._progress.model_copy(update={"user_message_id": added.message_id})
         message_added_at = workflow.now()
 
@@ -104,21 +117,23 @@ class TurnWorkflow:
         for attempt in range(1, policy.max_run_attempts + 1):
             run_started = workflow.now()
             self._set_phase("creating_run", attempt=attempt)
-            with turn_failure():
-                created = await workflow.execute_local_activity_method(
+            created = await self._write(
+                policy,
+                lambda wait, attempt=attempt: workflow.execute_local_activity_method(  # type: ignore[misc]
                     ThreadsActivities.create_run,
                     CreateRunInput(
                         thread_id=request.thread_id,
                         assistant_id=request.assistant_id,
                         turn_key=request.turn_key,
                         not_before=not_before,
-                        thread_busy_wait_seconds=policy.thread_busy_wait_seconds,
+                        thread_busy_wait_seconds=wait,
                         attempt=attempt,
                         run=run_options,
                     ),
                     summary=f"create run (attempt {attempt}/{policy.max_run_attempts})",
                     **opts.write_options(policy),
-                )
+                ),
+            )
             self._set_phase("waiting", attempt=attempt, run_id=created.run_id)
             deadline = run_started + timedelta(seconds=policy.run_deadline_seconds)
             snapshot = await self._wait_for_run(request, created.run_id, deadline)
@@ -243,6 +258,32 @@ class TurnWorkflow:
         except ActivityError as err:
             workflow.logger.warning("could not cancel run %s: %s", run_id, err.cause or err)
 
+    async def _write(self, policy: TurnPolicy, write: Callable[[float], Awaitable[T]]) -> T:
+        """Run a write activity; while another client's run holds the thread, wait and try again.
+
+        `write(wait)` starts the activity with `wait` seconds to wait inside it for a busy thread:
+        0 since `BUSY_THREAD_PATCH`, whose durable timers in between also show in the history.
+        """
+        give_up = workflow.now() + timedelta(seconds=policy.thread_busy_wait_seconds)
+        delay, longest = BUSY_RECHECK_SECONDS
+        while True:
+            try:
+                with turn_failure():
+                    return await write(0.0)
+            except ApplicationError as err:
+                if err.type != ErrorType.THREAD_BUSY or not workflow.patched(BUSY_THREAD_PATCH):
+                    raise
+                left = (give_up - workflow.now()).total_seconds()
+                if left <= 0:
+                    raise _busy_for(err, policy.thread_busy_wait_seconds) from err
+                details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
+                workflow.set_current_details(
+                    f"{self._progress.phase.replace('_', ' ')} · thread busy with run "
+                    f"{details.get('run_id', '?')} · next try in {min(delay, left):g}s"
+                )
+            await workflow.sleep(min(delay, left))
+            delay = min(delay * 2, longest)
+
     def _set_phase(self, phase: TurnPhase, *, attempt: int = 0, run_id: str | None = None) -> None:
         """Record the phase for the `progress` query and the UI's current details."""
         self._progress = self._progress.model_copy(
@@ -289,3 +330,15 @@ class TurnWorkflow:
         ]
         if updates:
             workflow.upsert_search_attributes(updates)
+
+
+def _busy_for(err: ApplicationError, waited: float) -> ApplicationError:
+    """`ThreadBusy` after waiting `waited` seconds in all, naming the run that holds the thread."""
+    details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
+    thread_id, run_id = details.get("thread_id", "?"), details.get("run_id", "?")
+    return ApplicationError(
+        f"thread {thread_id} is busy with run {run_id} (waited {waited:g}s)",
+        *err.details,
+        type=ErrorType.THREAD_BUSY,
+        non_retryable=True,
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from starter.api import Threadloom
-from starter.errors import AssistantNotFound, RunRequiresAction, ThreadBusy
+from starter.errors import AssistantNotFound, RunRequiresAction, ThreadBusy, TurnCancelled
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import FAST_POLICY, turn
+from tests.inspection.test_turn_inspection import current_details
 from threads_client import ThreadsClient
 from workflows.contracts import PollSettings, RunOverrides, TurnPolicy
 
@@ -141,3 +144,30 @@ async def test_a_deleted_assistant_costs_at_most_one_stray_message(
     texts = [m.content[0].text.value for m in state.user_messages]  # type: ignore[union-attr]
     assert texts == ["before", "after"]
     assert state.statuses == ["completed"]
+
+
+async def test_a_turn_waiting_for_a_busy_thread_can_be_cancelled(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    foreign = await threads.threads.runs.create(
+        thread_id, assistant_id=assistant_id, metadata={"fault": "stall"}
+    )
+    try:
+        handle = await loom.start_turn(
+            turn(thread_id, assistant_id, "never", policy=TurnPolicy(thread_busy_wait_seconds=120))
+        )
+        for _ in range(200):  # the UI shows why the turn waits
+            details = await current_details(loom.client, handle.workflow_id)
+            if "thread busy" in details:
+                break
+            await asyncio.sleep(0.05)
+        assert details.startswith(f"adding message · thread busy with run {foreign.id}")
+
+        await handle.cancel()
+        with pytest.raises(TurnCancelled):
+            await asyncio.wait_for(handle.result(), 30)  # not the 120 s budget
+        state = await thread_state(threads, thread_id)
+        assert state.messages == [] and [r.id for r in state.runs] == [foreign.id]
+        assert state.statuses == ["in_progress"]  # someone else's run is left alone
+    finally:
+        await threads.threads.runs.cancel(thread_id, foreign.id)

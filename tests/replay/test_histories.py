@@ -30,6 +30,12 @@ def test_histories_cover_the_turn_paths() -> None:
         "tool-rounds",
         "tool-broken",  # a tool keeps raising: its error is the call's output, the turn completes
         "tool-failed",  # an `on_error="fail"` tool keeps raising: run cancelled, the turn fails
+        "thread-busy-waited",  # another client's run holds the thread: timers until it ends
+        "thread-busy",  # ... past the turn's budget: ThreadBusy
+        # the same two recorded before BUSY_THREAD_PATCH (the wait inside the activity), kept so
+        # that turns started before the change keep replaying
+        "thread-busy-waited-v1",
+        "thread-busy-v1",
     )
     for path in turns:
         assert f"turn-{path}" in names

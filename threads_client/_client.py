@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from threads_client._headers import int_header
 from threads_client._pagination import AsyncPage
 from threads_client._resources.assistants import Assistants
 from threads_client._resources.threads import Threads
@@ -255,7 +256,9 @@ class ThreadsClient:
                 error.__cause__ = exc
             else:
                 if response.is_success:
-                    self.idempotency_retention = _int_header(response, IDEMPOTENCY_RETENTION_HEADER)
+                    self.idempotency_retention = int_header(
+                        response.headers, IDEMPOTENCY_RETENTION_HEADER
+                    )
                     return response
                 if stream:
                     await response.aread()
@@ -282,14 +285,6 @@ def _retry_delay(attempt: int, error: ThreadsError) -> float:
     backoff = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
     # Up to 25% jitter, so that clients that failed together do not retry together.
     return backoff * (1.0 - 0.25 * random.random())
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _query_value(value: Any) -> Any:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Unpack
 
-import httpx
-
+from threads_client._headers import int_header
 from threads_client._models_run import Run, RunPoll, RunStatus
 from threads_client._pagination import AsyncPage
 from threads_client._polling import poll_run
@@ -109,8 +108,8 @@ class Runs(Resource):
         )
         poll = RunPoll(
             run=Run.model_validate_json(response.content),
-            poll_after_ms=_int_header(response.headers, POLL_AFTER_HEADER),
-            long_poll_max_ms=_int_header(response.headers, LONG_POLL_MAX_HEADER),
+            poll_after_ms=int_header(response.headers, POLL_AFTER_HEADER),
+            long_poll_max_ms=int_header(response.headers, LONG_POLL_MAX_HEADER),
             several_statuses=response.headers.get(LONG_POLL_IF_STATUS_HEADER) == "several",
         )
         self._client.long_poll_max_ms = poll.long_poll_max_ms
@@ -214,14 +213,3 @@ def _statuses(if_status: RunStatus | Sequence[RunStatus] | None) -> str | None:
     if if_status is None or isinstance(if_status, str):
         return if_status
     return ",".join(if_status)
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        number = int(float(value))
-    except ValueError:
-        return None
-    return number if number >= 0 else None

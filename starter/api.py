@@ -45,6 +45,7 @@ from workflows.contracts import (
     TurnResult,
     turn_workflow_id,
 )
+from workflows.outcomes import error_details
 
 PROGRESS_QUERY = "progress"
 
@@ -207,7 +208,7 @@ def turn_error(err: WorkflowFailureError, workflow_id: str | None = None) -> Tur
     if is_cancelled_exception(cause):
         return TurnCancelled("the turn was cancelled", workflow_id=workflow_id)
     if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        details = error_details(cause)
         return error_for(cause.type, cause.message, details, workflow_id)
     return TurnError(str(cause or err), workflow_id=workflow_id)
 

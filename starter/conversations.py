@@ -44,6 +44,7 @@ from workflows.conversation_contracts import (
     SendTurn,
     conversation_workflow_id,
 )
+from workflows.outcomes import error_details
 
 if TYPE_CHECKING:
     from starter.api import Threadloom
@@ -150,7 +151,7 @@ def update_error(err: WorkflowUpdateFailedError, workflow_id: str) -> TurnError:
         return TurnError(str(cause), workflow_id=workflow_id)
     if cause.type in VALIDATION_TYPES:
         return InvalidRequest(f"invalid turn: {cause.message}", workflow_id=workflow_id)
-    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    details = error_details(cause)
     return error_for(cause.type, cause.message, details, workflow_id)
 
 

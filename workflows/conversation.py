@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnResultInput,
     )
-    from workflows.outcomes import turn_failure
+    from workflows.outcomes import error_details, turn_failure
     from workflows.turn import TurnWorkflow
 
 MAX_UPDATES_PER_RUN = 1_800
@@ -277,7 +277,7 @@ def _answer(record: TurnRecord) -> TurnResult:
 
 def _failure_record(turn_key: str, cause: BaseException) -> TurnRecord:
     if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        details = error_details(cause)
         return TurnRecord(
             turn_key=turn_key,
             error_type=cause.type or "TurnError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
@@ -16,6 +17,13 @@ from workflows.activity_contracts import RunSnapshot
 from workflows.contracts import ErrorType, RunOutcome
 
 RETRYABLE_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded"})
+
+
+def error_details(error: ApplicationError) -> dict[str, Any]:
+    """The dict a turn failure carries as its first detail (`{}` when it has none)."""
+    first = error.details[0] if error.details else None
+    return first if isinstance(first, dict) else {}
+
 
 _OUTCOME_BY_STATUS: dict[str, RunOutcome] = {
     "completed": "completed",

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         TurnResult,
         TurnTimings,
     )
-    from workflows.outcomes import classify, failure_for, retryable, turn_failure
+    from workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
     from workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
     from workflows.tool_rounds import describe_tools, run_tool_round
 
@@ -276,7 +276,7 @@ class TurnWorkflow:
                 left = (give_up - workflow.now()).total_seconds()
                 if left <= 0:
                     raise _busy_for(err, policy.thread_busy_wait_seconds) from err
-                details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
+                details = error_details(err)
                 workflow.set_current_details(
                     f"{self._progress.phase.replace('_', ' ')} · thread busy with run "
                     f"{details.get('run_id', '?')} · next try in {min(delay, left):g}s"
@@ -334,7 +334,7 @@ class TurnWorkflow:
 
 def _busy_for(err: ApplicationError, waited: float) -> ApplicationError:
     """`ThreadBusy` after waiting `waited` seconds in all, naming the run that holds the thread."""
-    details = err.details[0] if err.details and isinstance(err.details[0], dict) else {}
+    details = error_details(err)
     thread_id, run_id = details.get("thread_id", "?"), details.get("run_id", "?")
     return ApplicationError(
         f"thread {thread_id} is busy with run {run_id} (waited {waited:g}s)",

@@ -50,6 +50,28 @@ def worker_process(
     return start
 
 
+def slow_turn(
+    thread_id: str, assistant_id: str, text: str, *, run_ms: int, heartbeat_seconds: float
+) -> TurnRequest:
+    """A turn whose run takes `run_ms`, waited on with `heartbeat_seconds` of heartbeat timeout."""
+    return TurnRequest(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        message=UserMessage(text=text),
+        run=RunOverrides(metadata={"fault": f"delay={run_ms}"}),
+        policy=TurnPolicy(heartbeat_timeout_seconds=heartbeat_seconds),
+    )
+
+
+async def assert_one_turn(threads: ThreadsClient, thread_id: str, result: Any, text: str) -> None:
+    """The turn replied after one run, and its thread holds one user message and one completed run."""
+    assert result.reply == f"Echo: {text}"
+    assert len(result.attempts) == 1
+    state = await thread_state(threads, thread_id)
+    assert len(state.user_messages) == 1
+    assert state.statuses == ["completed"]
+
+
 async def test_killed_worker_is_replaced_without_duplicates(
     temporal_env: WorkflowEnvironment,
     threads_server: Any,
@@ -60,13 +82,7 @@ async def test_killed_worker_is_replaced_without_duplicates(
     assistant_id: str,
 ) -> None:
     start = worker_process(temporal_env, threads_server, task_queue)
-    request = TurnRequest(
-        thread_id=thread_id,
-        assistant_id=assistant_id,
-        message=UserMessage(text="survive a crash"),
-        run=RunOverrides(metadata={"fault": "delay=4000"}),
-        policy=TurnPolicy(heartbeat_timeout_seconds=2),
-    )
+    request = slow_turn(thread_id, assistant_id, "survive a crash", run_ms=4000, heartbeat_seconds=2)
     async with start() as first:
         handle = await loom.start_turn(request)
         await wait_for_phase(handle, "waiting")
@@ -78,11 +94,7 @@ async def test_killed_worker_is_replaced_without_duplicates(
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), 30) == 0  # graceful shutdown
 
-    assert result.reply == "Echo: survive a crash"
-    assert len(result.attempts) == 1
-    state = await thread_state(threads, thread_id)
-    assert len(state.user_messages) == 1
-    assert state.statuses == ["completed"]
+    await assert_one_turn(threads, thread_id, result, "survive a crash")
 
 
 async def test_a_redeployed_worker_hands_its_waiting_turn_over(
@@ -96,12 +108,9 @@ async def test_a_redeployed_worker_hands_its_waiting_turn_over(
 ) -> None:
     """SIGTERM (a redeploy) while the run outlasts the old worker's 10 s graceful shutdown."""
     start = worker_process(temporal_env, threads_server, task_queue)
-    request = TurnRequest(
-        thread_id=thread_id,
-        assistant_id=assistant_id,
-        message=UserMessage(text="survive a redeploy"),
-        run=RunOverrides(metadata={"fault": "delay=13000"}),
-        policy=TurnPolicy(heartbeat_timeout_seconds=60),  # the handover must not wait for it
+    # The heartbeat timeout is long: the handover must not wait for it.
+    request = slow_turn(
+        thread_id, assistant_id, "survive a redeploy", run_ms=13_000, heartbeat_seconds=60
     )
     async with start() as old:
         handle = await loom.start_turn(request)
@@ -113,8 +122,4 @@ async def test_a_redeployed_worker_hands_its_waiting_turn_over(
             new.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(new.wait(), 30) == 0
 
-    assert result.reply == "Echo: survive a redeploy"
-    assert len(result.attempts) == 1
-    state = await thread_state(threads, thread_id)
-    assert len(state.user_messages) == 1
-    assert state.statuses == ["completed"]
+    await assert_one_turn(threads, thread_id, result, "survive a redeploy")

@@ -2,7 +2,8 @@
 
 A call of a tool the turn did not register gets an error text as its output (the model can recover);
 so does a call whose tool fails for good under `on_error="submit"`. Under `on_error="fail"` the
-round raises `ToolFailed` and the workflow cancels the run before it ends.
+round raises `ToolFailed` at once, cancelling the calls still running, and the workflow cancels the
+run before it ends.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tool_calls import ToolActivities
-    from workflows import activity_options as opts
     from workflows.contracts import ErrorType
-    from workflows.outcomes import turn_failure
     from workflows.tool_contracts import (
         TOOL_ARGUMENTS_INVALID,
         CallToolInput,
@@ -27,6 +26,13 @@ with workflow.unsafe.imports_passed_through():
         ToolDescription,
         ToolOutput,
     )
+
+from workflows import activity_options as opts
+from workflows.outcomes import turn_failure
+
+FAIL_FAST_PATCH = "tool-failure-cancels-siblings"
+"""Since this patch a `fail` tool's failure cancels the round's other calls; before it, the round
+waited for all of them (retries included) first."""
 
 
 async def describe_tools(names: list[str]) -> dict[str, ToolDescription]:
@@ -55,17 +61,35 @@ async def describe_tools(names: list[str]) -> dict[str, ToolDescription]:
 async def run_tool_round(
     tools: dict[str, ToolDescription], calls: list[ToolCall], *, thread_id: str, run_id: str
 ) -> list[ToolOutput]:
-    """The outputs of `calls`, in call order; raises `ToolFailed` for a failing `fail` tool."""
-    results = await asyncio.gather(
-        *(_call(tools.get(call.name), call, thread_id, run_id) for call in calls),
-        return_exceptions=True,
-    )
-    outputs = []
-    for call, result in zip(calls, results, strict=True):
-        if isinstance(result, BaseException):
-            raise result
-        outputs.append(ToolOutput(tool_call_id=call.id, output=result))
-    return outputs
+    """The outputs of `calls`, in call order; raises `ToolFailed` for a failing `fail` tool.
+
+    The first failure cancels the calls still running (since `FAIL_FAST_PATCH`): the turn fails
+    now, not after every sibling's retries, and no sibling keeps working for a turn that is over.
+    """
+    tasks = [asyncio.create_task(_call(tools.get(call.name), call, thread_id, run_id)) for call in calls]
+    pending, failure = tasks, None
+    while pending:
+        _, pending = await workflow.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+        failure = _first_failure(tasks)  # before any cancel: the cancelled calls fail too
+        if pending and failure is not None and workflow.patched(FAIL_FAST_PATCH):
+            for task in pending:
+                task.cancel()
+            await workflow.wait(pending)
+            break
+    if failure is not None:
+        raise failure
+    return [
+        ToolOutput(tool_call_id=call.id, output=task.result())
+        for call, task in zip(calls, tasks, strict=True)
+    ]
+
+
+def _first_failure(tasks: list[asyncio.Task[str]]) -> BaseException | None:
+    """The failure of the first call (in call order) that failed, if any has."""
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
 
 
 async def _call(tool: ToolDescription | None, call: ToolCall, thread_id: str, run_id: str) -> str:

@@ -61,3 +61,20 @@ def slow_note(note: str) -> str:
         notes.write(f"{note}\n")
     time.sleep(3)
     return f"noted {note}"
+
+
+SIBLINGS: dict[str, str] = {}
+"""What `slow_sibling` got to do, by key: `started`, `finished` or `cancelled`."""
+
+
+@registry.tool(timeout=30, heartbeat=1.0)
+async def slow_sibling(key: str) -> str:
+    """Work for 8 s beside other calls; notes whether it finished or was cancelled."""
+    SIBLINGS[key] = "started"
+    try:
+        await asyncio.sleep(8)
+    except asyncio.CancelledError:
+        SIBLINGS[key] = "cancelled"
+        raise
+    SIBLINGS[key] = "finished"
+    return "done"

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import translated
+from activities.liveness import heartbeating
 from threads_client import ThreadsClient
 from workflows.contracts import THREAD_ID, ErrorType, TurnResult
 from workflows.conversation_contracts import (
@@ -56,10 +57,11 @@ class ConversationActivities:
 
     @activity.defn
     async def turn_result(self, request: TurnResultInput) -> TurnResult:
-        """The result of the (closed) turn workflow `workflow_id`; its failure, re-raised as such."""
+        """The result of the turn workflow `workflow_id`, waiting while it runs; its failure, as such."""
         handle = self._temporal.get_workflow_handle(request.workflow_id, result_type=TurnResult)
         try:
-            result: TurnResult = await handle.result()
+            async with heartbeating():
+                result: TurnResult = await handle.result()
         except WorkflowFailureError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):

@@ -87,3 +87,19 @@ def wait_options(policy: TurnPolicy, remaining: timedelta) -> WaitOptions:
         heartbeat_timeout=heartbeat,
         retry_policy=_retry(maximum_interval=5.0),
     )
+
+
+EARLIER_TURN_HEARTBEAT = timedelta(seconds=30)
+"""Heartbeat timeout of waiting for another run's turn: long, since the wait is only a held RPC."""
+
+
+def earlier_turn_options(policy: TurnPolicy) -> WaitOptions:
+    """`turn_result`: wait for a turn started earlier, for as long as that turn may take."""
+    run = policy.run_deadline_seconds + policy.thread_busy_wait_seconds + HTTP_CALL_SECONDS * 3
+    longest = timedelta(seconds=policy.max_run_attempts * run) + TRANSIENT_RETRY_WINDOW
+    return WaitOptions(
+        start_to_close_timeout=longest,
+        schedule_to_close_timeout=longest,
+        heartbeat_timeout=EARLIER_TURN_HEARTBEAT,
+        retry_policy=_retry(),
+    )

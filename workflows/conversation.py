@@ -10,14 +10,21 @@ never reused, so the child start fails and the earlier result is read instead.
 The run continues as new after `max_turns_per_run` turns or when history grows (Temporal's
 suggestion or `max_history_events`), once the queue is empty and every handler has returned; it ends
 after `idle_timeout_seconds` without turns, or on `close`; the next turn starts it again on the same
-thread.
+thread. Whether the run is due is decided by the main loop alone (`_due`), never by the validator:
+history length and Temporal's suggestion change on every workflow task, and a task whose only jobs
+are rejected updates does not wake the main loop, so a validator that judged "due" by itself could
+turn every turn away from a run that never gets to continue as new.
+
+Cancelling the conversation cancels its running turn, answers every accepted turn `TurnCancelled`,
+and ends the run cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NoReturn
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -26,11 +33,12 @@ from temporalio.exceptions import (
     ApplicationError,
     ChildWorkflowError,
     WorkflowAlreadyStartedError,
+    is_cancelled_exception,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.conversations import ConversationActivities
-    from workflows import activity_options as opts
+    from workflows import conversation_contracts as contracts
     from workflows.contracts import (
         ASSISTANT_ID,
         CONVERSATION_ID,
@@ -44,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         CONVERSATION_WORKFLOW,
         SEND_TURN_UPDATE,
         STATUS_QUERY,
+        TURN_OUTCOME_UNKNOWN,
         CloseConversation,
         ConversationInput,
         ConversationStatus,
@@ -54,11 +63,16 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnResultInput,
     )
-    from workflows.outcomes import error_details, turn_failure
-    from workflows.turn import TurnWorkflow
 
-MAX_UPDATES_PER_RUN = 1_800
-"""Turns accepted by one run before new ones are turned away to the next run (Temporal's cap: 2,000)."""
+from workflows import activity_options as opts
+from workflows.outcomes import error_details, turn_failure
+from workflows.turn import TurnWorkflow
+
+CANCEL_ENDS_PATCH = "conversation-cancel-ends-it"
+"""Since this patch a cancelled conversation ends cancelled; before it, it only lost its turn."""
+EARLIER_TURN_PATCH = "earlier-turn-waited-in-activity"
+"""Since this patch a resent turn whose workflow still runs is waited for in a heartbeating activity
+as long as the turn may take; before it, a local activity gave up after two minutes."""
 
 
 @workflow.defn(name=CONVERSATION_WORKFLOW)
@@ -76,6 +90,7 @@ class ConversationWorkflow:
         self._turns_this_run = 0
         self._turns_completed = start.turns_completed
         self._closing = False
+        self._due = False
 
     @workflow.run
     async def run(self, start: ConversationInput) -> ConversationSummary:
@@ -89,7 +104,7 @@ class ConversationWorkflow:
             self._show("waiting for a turn")
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._queue) or self._closing or self._continue_due(),
+                    lambda: self._decide_due() or bool(self._queue) or self._closing,
                     timeout=idle,
                 )
             except TimeoutError:
@@ -131,7 +146,7 @@ class ConversationWorkflow:
         known = turn.turn_key in self._records or turn.turn_key in self._queued
         # Once this run is due to continue as new, new turns wait for the next run: otherwise callers
         # that keep sending would keep its queue from draining, past every limit up to the cap.
-        restarting = self._closing or self._continue_due() or self._accepted >= MAX_UPDATES_PER_RUN
+        restarting = self._closing or self._due or self._accepted >= contracts.MAX_UPDATES_PER_RUN
         if not known and restarting:
             raise ApplicationError(
                 "the conversation is closing or continuing as new: send the turn again",
@@ -190,6 +205,8 @@ class ConversationWorkflow:
             record = await self._earlier_record(request)
         except ChildWorkflowError as err:
             record = _failure_record(turn.turn_key, err.cause or err)
+        if self._cancel_requested():  # whatever the turn did with the cancel, the conversation ends
+            await self._end_cancelled(record)
         self._records[turn.turn_key] = record
         self._queued.discard(turn.turn_key)
         self._turns_completed += 1
@@ -197,16 +214,43 @@ class ConversationWorkflow:
 
     async def _earlier_record(self, request: TurnRequest) -> TurnRecord:
         """The record of a turn that ran before this run knew of it."""
+        summary = f"result of {request.workflow_id}"
+        read = TurnResultInput(workflow_id=request.workflow_id)
         try:
-            result = await workflow.execute_local_activity_method(
-                ConversationActivities.turn_result,
-                TurnResultInput(workflow_id=request.workflow_id),
-                summary=f"result of {request.workflow_id}",
-                **opts.read_options(),
-            )
+            if workflow.patched(EARLIER_TURN_PATCH):
+                result = await workflow.execute_activity_method(
+                    ConversationActivities.turn_result,
+                    read,
+                    summary=summary,
+                    **opts.earlier_turn_options(request.policy),
+                )
+            else:
+                result = await workflow.execute_local_activity_method(
+                    ConversationActivities.turn_result, read, summary=summary, **opts.read_options()
+                )
         except ActivityError as err:
-            return _failure_record(request.turn_key, err.cause or err)
-        return TurnRecord(turn_key=request.turn_key, result=result)
+            return _failure_record(request.key, err.cause or err)
+        return TurnRecord(turn_key=request.key, result=result)
+
+    @staticmethod
+    def _cancel_requested() -> bool:
+        """Whether this conversation itself was cancelled (not only its turn, by someone else)."""
+        return workflow.cancellation_reason() is not None and workflow.patched(CANCEL_ENDS_PATCH)
+
+    async def _end_cancelled(self, current: TurnRecord) -> NoReturn:
+        """Answer the running and every queued turn `TurnCancelled`, then end the run cancelled."""
+        self._records[current.turn_key] = current
+        while self._queue:
+            queued = self._queue.popleft()
+            self._records[queued.turn_key] = TurnRecord(
+                turn_key=queued.turn_key,
+                error_type="TurnCancelled",
+                error_message="the conversation was cancelled before this turn ran",
+            )
+        self._queued.clear()
+        self._closing = True  # turns arriving now are turned away
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        raise asyncio.CancelledError(workflow.cancellation_reason() or "conversation cancelled")
 
     def _turn_request(self, turn: SendTurn) -> TurnRequest:
         return TurnRequest(
@@ -236,17 +280,27 @@ class ConversationWorkflow:
             f" · thread `{self._thread_id}`"
         )
 
-    def _continue_due(self) -> bool:
+    def _decide_due(self) -> bool:
+        """Whether the run is due to continue as new; only the main loop decides (module docstring)."""
         limits, info = self._start.limits, workflow.info()
-        return (
+        self._due = (
             self._turns_this_run >= limits.max_turns_per_run
+            or self._accepted >= contracts.MAX_UPDATES_PER_RUN
             or info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= limits.max_history_events
         )
+        return self._due
 
     def _next_input(self) -> ConversationInput:
         keep = self._start.limits.remembered_turns
-        recent = list(self._records.values())[-keep:] if keep else []
+        recent: list[TurnRecord] = []
+        budget = contracts.MAX_REMEMBERED_BYTES
+        for record in reversed(list(self._records.values())[-keep:] if keep else []):
+            budget -= len(record.model_dump_json())  # the newest first, while they fit
+            if budget < 0:
+                break
+            recent.append(record)
+        recent.reverse()
         return self._start.model_copy(
             update={
                 "thread_id": self._thread_id,
@@ -284,4 +338,11 @@ def _failure_record(turn_key: str, cause: BaseException) -> TurnRecord:
             error_message=cause.message,
             error_details=details,
         )
-    return TurnRecord(turn_key=turn_key, error_type="TurnCancelled", error_message=str(cause))
+    if is_cancelled_exception(cause):
+        return TurnRecord(turn_key=turn_key, error_type="TurnCancelled", error_message=str(cause))
+    # A timeout reading an earlier turn's result says nothing of how that turn ended.
+    return TurnRecord(
+        turn_key=turn_key,
+        error_type=TURN_OUTCOME_UNKNOWN,
+        error_message=f"the turn's outcome could not be read ({cause}): send it again later",
+    )

@@ -25,6 +25,14 @@ CLOSE_UPDATE = "close"
 STATUS_QUERY = "status"
 CONVERSATION_RESTARTING = "ConversationRestarting"
 """Rejection type of a turn sent while the conversation closes or continues as new: send it again."""
+MAX_REMEMBERED_BYTES = 1_000_000
+"""Most JSON bytes of turn records carried across continue-as-new (Temporal refuses payloads over 2 MB);
+a resent turn the next run does not remember is answered from its turn workflow instead."""
+TURN_OUTCOME_UNKNOWN = "TurnOutcomeUnknown"
+"""Failure type of a turn whose outcome could not be learned (it may still complete): send it again."""
+MAX_UPDATES_PER_RUN = 1_800
+"""Turns accepted by one run before new ones are turned away to the next run (Temporal's cap: 2,000).
+It lives here, in a module passed through the sandbox, so that a test can lower it for the worker."""
 CONVERSATION_TAG = "threadloom_conversation"
 """Metadata key on a thread the conversation created: its conversation id."""
 
@@ -45,7 +53,10 @@ class ConversationLimits(_Model):
     max_history_events: int = Field(default=10_000, ge=100, le=40_000)
     idle_timeout_seconds: float = Field(default=3_600.0, gt=0)
     remembered_turns: int = Field(
-        default=64, ge=0, le=1_000, description="turn results carried across continue-as-new"
+        default=64,
+        ge=0,
+        le=1_000,
+        description="turn results carried across continue-as-new (at most MAX_REMEMBERED_BYTES)",
     )
 
 

@@ -23,7 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import worker
-import workflows.conversation
+import workflows.conversation_contracts
 from starter.api import Threadloom
 from starter.conversations import close
 from starter.temporal_binary import find_temporal_binary
@@ -31,8 +31,8 @@ from tests.engine.observe import thread_state
 from threads_client import ThreadsClient
 from worker import build_worker
 from workflows.contracts import SEARCH_ATTRIBUTES, TurnResult
-from workflows.conversation import MAX_UPDATES_PER_RUN
 from workflows.conversation_contracts import (
+    MAX_UPDATES_PER_RUN,
     ConversationLimits,
     ConversationSummary,
     conversation_workflow_id,
@@ -201,6 +201,60 @@ async def test_history_length_limit_continues_as_new_between_turns(
         assert not run.suggested_continue_as_new  # our limit did it, not Temporal's suggestion
 
 
+TURN_EVENTS = 12
+"""History events one turn of a conversation adds (child start and end, update, workflow tasks)."""
+SEND_BOUND_SECONDS = 20.0
+"""Longest a send may take in the lock-up tests: a stuck run would keep `send` resending for 15 min."""
+
+
+async def drive_with_pauses(
+    send: Sender, turns: int, pause: float = 0.6
+) -> dict[str, tuple[str, TurnResult]]:
+    """One caller sending `turns` turns, pausing after each: the turn that crosses a limit is then the
+    last before a quiet spell, so only the run's main loop (not a next turn) can notice it is due."""
+    done = {}
+    for turn in range(turns):
+        key, text = f"s0-t{turn}", f"sender 0, turn {turn}"
+        try:
+            done[key] = (text, await asyncio.wait_for(send(text, key), SEND_BOUND_SECONDS))
+        except TimeoutError:
+            raise AssertionError(f"turn {turn} got no answer in {SEND_BOUND_SECONDS:g}s") from None
+        await asyncio.sleep(pause)
+    return done
+
+
+async def assert_answered_again(send: Sender, turns: dict[str, tuple[str, TurnResult]]) -> None:
+    """The first turn, sent again after the conversation closed: a new run that never saw it answers
+    from the turn's workflow, with the same result."""
+    key, (text, result) = next(iter(turns.items()))
+    assert await asyncio.wait_for(send(text, key), SEND_BOUND_SECONDS) == result
+
+
+@pytest.mark.usefixtures("engine_worker")
+async def test_a_history_limit_crossed_before_a_pause_continues_as_new(
+    loom: Threadloom, threads: ThreadsClient, assistant_id: str
+) -> None:
+    """The history limit crossed by the last turn before a pause: the next send is answered within
+    seconds (it used to get `ConversationRestarting` for 15 minutes) and the run continued as new.
+
+    Whether the line is crossed between a turn's last workflow task and the next turn's first
+    depends on where the limit falls within a turn's events, so conversations with every limit from
+    100 to 100 + TURN_EVENTS run side by side: one of them crosses it exactly there."""
+
+    async def conversation(max_history_events: int) -> list[RunHistory]:
+        thread_id = (await threads.threads.create()).id
+        cid = new_conversation()
+        limits = ConversationLimits(max_turns_per_run=1_500, max_history_events=max_history_events)
+        send = sender_for(loom, cid, assistant_id, thread_id, limits)
+        turns = await drive_with_pauses(send, turns=11)
+        runs = await assert_every_turn_once_in_order(loom, threads, cid, thread_id, turns)
+        await assert_answered_again(send, turns)
+        return runs
+
+    every = await asyncio.gather(*(conversation(100 + n) for n in range(TURN_EVENTS)))
+    assert all(len(runs) >= 2 for runs in every), [[len(r.events) for r in runs] for runs in every]
+
+
 @pytest.fixture(scope="module")
 async def suggesting_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of its own that suggests continue-as-new after `SUGGEST_AFTER_EVENTS` events."""
@@ -241,6 +295,26 @@ async def test_temporal_suggestion_continues_as_new(
         assert SUGGEST_AFTER_EVENTS <= len(run.events) < SUGGEST_AFTER_EVENTS + 20, len(run.events)
 
 
+async def test_a_suggestion_that_arrives_before_a_pause_continues_as_new(
+    suggesting_env: WorkflowEnvironment,
+    threads: ThreadsClient,
+    assistant_id: str,
+    thread_id: str,
+    task_queue: str,
+) -> None:
+    """Temporal's suggestion arriving with the last turn before a pause: no lock-up either."""
+    loom = Threadloom(suggesting_env.client, task_queue=task_queue)
+    cid = new_conversation()
+    limits = ConversationLimits(max_turns_per_run=1_500, max_history_events=40_000)
+    async with build_worker(suggesting_env.client, threads, task_queue=task_queue):
+        send = sender_for(loom, cid, assistant_id, thread_id, limits)
+        turns = await drive_with_pauses(send, turns=10)
+        runs = await assert_every_turn_once_in_order(loom, threads, cid, thread_id, turns)
+        await assert_answered_again(send, turns)
+    assert len(runs) >= 2, [len(r.events) for r in runs]
+    assert all(run.suggested_continue_as_new for run in runs[:-1])
+
+
 def test_a_run_is_always_due_before_its_update_cap() -> None:
     """`MAX_UPDATES_PER_RUN` turns a run's new turns away; only a due run continues as new, so the
     largest `max_turns_per_run` must stay below the cap, or a run at its cap would turn every new turn
@@ -262,10 +336,10 @@ async def test_update_cap_turns_new_turns_to_the_next_run(
     accepts at most 4, turns the others away (`ConversationRestarting`, retried by `send`), continues as
     new once they are done; every turn runs exactly once."""
     cap = 4
-    # The constant is read from the module at run time; `workflows` is passed through the sandbox, so
-    # the worker's workflows see the patched value (the same module object).
-    assert "workflows" in worker.PASSTHROUGH_MODULES
-    monkeypatch.setattr(workflows.conversation, "MAX_UPDATES_PER_RUN", cap)
+    # The constant is read from the contracts module at run time; that module is passed through the
+    # sandbox, so the worker's workflows see the patched value (the same module object).
+    assert "workflows.conversation_contracts" in worker.PASSTHROUGH_MODULES
+    monkeypatch.setattr(workflows.conversation_contracts, "MAX_UPDATES_PER_RUN", cap)
     cid = new_conversation()
     limits = ConversationLimits(max_turns_per_run=2)  # below the cap, as 1,500 is below 1,800
     async with build_worker(temporal_env.client, threads, task_queue=task_queue):

@@ -35,8 +35,19 @@ from workflows.turn import TurnWorkflow
 log = logging.getLogger("threadloom.worker")
 
 WORKFLOWS = [TurnWorkflow, ConversationWorkflow]
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "workflows", "activities")
-"""Imported once outside the sandbox: side-effect free (our contracts) or heavy to re-import."""
+PASSTHROUGH_MODULES = (
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "workflows.contracts",
+    "workflows.activity_contracts",
+    "workflows.conversation_contracts",
+    "workflows.tool_contracts",
+)
+"""Imported once outside the sandbox: pydantic and our contract models, which the worker and the
+workflows must share. The workflow logic is re-imported inside the sandbox, which is what catches a
+workflow calling `datetime.now()` or `uuid4()`; the activities pass through where the workflows
+import them (`workflow.unsafe.imports_passed_through()`), for their names only."""
 
 
 def build_threads_client(settings: Settings) -> ThreadsClient:
@@ -61,11 +72,13 @@ def build_worker(
     sticky_queue_timeout: timedelta = timedelta(seconds=3),
     tools: ToolRegistry | None = None,
     max_concurrent_activities: int = 1000,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
     `max_concurrent_activities` bounds activities and local activities alike: every turn waiting
     for its run holds one activity slot (and one Threads API connection) while it waits.
+    `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
     """
     activities = ThreadsActivities(threads)
     tool_activities = ToolActivities(tools or ToolRegistry())
@@ -91,6 +104,7 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
+        max_cached_workflows=max_cached_workflows,
     )
 
 

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import busy_run_id, translated
 from activities.liveness import beat, heartbeating
-from activities.snapshots import as_dict, tags_of
+from activities.snapshots import as_dict, snapshot_of, tags_of
 from activities.watch import RunWatcher
 from threads_client import TERMINAL_RUN_STATUSES, BadRequestError, ThreadsClient
 from workflows.activity_contracts import (
@@ -157,7 +157,7 @@ class ThreadsActivities:
             if run.status not in TERMINAL_RUN_STATUSES:
                 await self._wait_until_ended(thread_id, run_id, deadline)
                 run = await runs.retrieve(thread_id, run_id)
-        return CancelRunOutput(status=run.status)
+        return CancelRunOutput(status=run.status, run=snapshot_of(run))
 
     @activity.defn
     async def submit_tool_outputs(self, request: SubmitToolOutputsInput) -> SubmitToolOutputsOutput:

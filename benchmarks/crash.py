@@ -268,6 +268,7 @@ async def crash(
 
 def _record(thread_id: str, assistant_id: str, text: str, run_ms: int) -> TurnRecord:
     request = TurnRequest(
+        turn_key=uuid.uuid4().hex,
         thread_id=thread_id,
         assistant_id=assistant_id,
         message=UserMessage(text=text),

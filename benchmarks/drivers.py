@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +68,7 @@ def threadloom_driver(loom: Threadloom) -> Driver:
 
     async def turn(t: Turn) -> TurnDone:
         request = TurnRequest(
+            turn_key=uuid.uuid4().hex,
             thread_id=t.thread_id,
             assistant_id=t.assistant_id,
             message=UserMessage(text=t.text),

@@ -13,6 +13,7 @@ raised as `starter.errors.TurnError` subclasses named after the failure type.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,14 @@ from temporalio.exceptions import (
 )
 from temporalio.runtime import Runtime
 
-from starter.errors import InvalidRequest, TurnCancelled, TurnError, error_for
+from starter.client_errors import translated
+from starter.errors import (
+    InvalidRequest,
+    TemporalUnavailable,
+    TurnCancelled,
+    TurnError,
+    error_for,
+)
 from starter.settings import Settings
 from workflows.contracts import (
     ASSISTANT_ID,
@@ -54,16 +62,24 @@ async def connect_client(settings: Settings, *, runtime: Runtime | None = None) 
     """A Temporal client for `settings`, with the pydantic data converter every part shares.
 
     `runtime` carries the SDK's telemetry (the worker passes `starter.metrics.metrics_runtime`).
+
+    Raises:
+        TemporalUnavailable: Temporal could not be reached at `settings.temporal_address`.
     """
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        api_key=api_key,
-        tls=settings.temporal_tls or api_key is not None,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.namespace,
+            api_key=api_key,
+            tls=settings.temporal_tls or api_key is not None,
+            data_converter=pydantic_data_converter,
+            runtime=runtime,
+        )
+    except RuntimeError as err:  # the SDK's connection failures are RuntimeErrors
+        raise TemporalUnavailable(
+            f"could not connect to Temporal at {settings.temporal_address}: {err}"
+        ) from err
 
 
 class TurnHandle:
@@ -81,21 +97,25 @@ class TurnHandle:
         """Wait for the reply.
 
         Raises:
-            TurnError: a subclass named after the failure type (`RunTimedOut`, `ThreadBusy`, ...).
+            TurnError: a subclass named after the failure type (`RunTimedOut`, `ThreadBusy`, ...),
+                or `TemporalUnavailable` when Temporal does not answer (wait again: it is safe).
         """
         try:
-            return await self._handle.result()
+            with translated(self.workflow_id):
+                return await self._handle.result()
         except WorkflowFailureError as err:
             raise turn_error(err, self.workflow_id) from err
 
     async def progress(self) -> TurnProgress:
         """The turn's phase, attempt and run id right now."""
-        progress: TurnProgress = await self._handle.query(PROGRESS_QUERY, result_type=TurnProgress)
+        with translated(self.workflow_id):
+            progress: TurnProgress = await self._handle.query(PROGRESS_QUERY, result_type=TurnProgress)
         return progress
 
     async def cancel(self) -> None:
         """Ask the turn to stop; it cancels its backend run before it ends."""
-        await self._handle.cancel()
+        with translated(self.workflow_id):
+            await self._handle.cancel()
 
 
 class Threadloom:
@@ -117,21 +137,25 @@ class Threadloom:
         Raises:
             InvalidRequest: the request breaks a rule (empty message, bad overrides, ...); nothing
                 was started or written.
+            TemporalUnavailable: Temporal did not answer; starting again with the same turn key
+                never starts the turn twice (a request without a key got a random one: it is in
+                the error's `workflow_id`, so give your requests keys of your own).
         """
         turn = validate_request(request)
         try:
-            handle = await self.client.start_workflow(
-                TURN_WORKFLOW,
-                turn,
-                id=turn.workflow_id,
-                task_queue=self.task_queue,
-                result_type=TurnResult,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=_search_attributes(turn),
-                static_summary=turn.summary(),
-                static_details=turn.details(),
-            )
+            with translated(turn.workflow_id):
+                handle = await self.client.start_workflow(
+                    TURN_WORKFLOW,
+                    turn,
+                    id=turn.workflow_id,
+                    task_queue=self.task_queue,
+                    result_type=TurnResult,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=_search_attributes(turn),
+                    static_summary=turn.summary(),
+                    static_details=turn.details(),
+                )
         except WorkflowAlreadyStartedError:
             # The turn ran before and is closed: its result is the answer to this start too.
             handle = self.client.get_workflow_handle(turn.workflow_id, result_type=TurnResult)
@@ -191,7 +215,9 @@ class Threadloom:
 
 def validate_request(request: TurnRequest | Mapping[str, Any]) -> TurnRequest:
     """Validate (again) before anything is written; rule breaks raise `InvalidRequest`."""
-    data = request.model_dump() if isinstance(request, TurnRequest) else request
+    data = dict(request.model_dump() if isinstance(request, TurnRequest) else request)
+    if not data.get("turn_key"):  # made up here, once, before the start: never while decoding
+        data["turn_key"] = uuid.uuid4().hex
     try:
         return TurnRequest.model_validate(data)
     except ValidationError as err:

@@ -91,7 +91,10 @@ class CancelRunInput(_Model):
 
 
 class CancelRunOutput(_Model):
+    """The run's status after cancelling, and the run itself when it was found."""
+
     status: str
+    run: RunSnapshot | None = None
 
 
 class FetchReplyInput(_Model):

@@ -10,7 +10,7 @@ pairs count against the Threads API's limit of 16 metadata pairs, so callers get
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -160,10 +160,13 @@ class TurnRequest(_Model):
     assistant_id: Identifier
     message: UserMessage
     run: RunOverrides = Field(default_factory=RunOverrides)
-    turn_key: Identifier = Field(
-        default_factory=lambda: uuid.uuid4().hex,
+    turn_key: Identifier | None = Field(
+        default=None,
         max_length=64,
-        description="idempotency key: one key is one turn, however often it is started",
+        description="idempotency key: one key is one turn, however often it is started. The Python "
+        "starter fills in a random one before it starts the turn; a turn started elsewhere without "
+        "one uses a key derived from its workflow id (never one made up while decoding: it would "
+        "change on replay)",
     )
     policy: TurnPolicy = Field(default_factory=TurnPolicy)
     conversation_id: Identifier | None = None
@@ -186,9 +189,23 @@ class TurnRequest(_Model):
         return self
 
     @property
+    def key(self) -> str:
+        """The turn key, which a request has once the starter (or `keyed`) gave it one."""
+        if self.turn_key is None:
+            raise ValueError("this turn request has no turn key yet")
+        return self.turn_key
+
+    @property
     def workflow_id(self) -> str:
         """The id of this turn's workflow."""
-        return turn_workflow_id(self.thread_id, self.turn_key)
+        return turn_workflow_id(self.thread_id, self.key)
+
+    def keyed(self, workflow_id: str) -> TurnRequest:
+        """This request with its turn key: its own, else one derived from `workflow_id`."""
+        if self.turn_key is not None:
+            return self
+        digest = hashlib.sha256(workflow_id.encode()).hexdigest()[:32]
+        return self.model_copy(update={"turn_key": f"wf-{digest}"})
 
     def summary(self) -> str:
         """The first words of the message: the workflow's static summary in the UI."""

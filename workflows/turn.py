@@ -16,9 +16,11 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, is_cancelled_exception
 
+# Shared with the worker outside the sandbox: the activities (for their names) and the contracts.
+# The workflow logic itself (this module, `outcomes`, `tool_rounds`, ...) runs inside the sandbox,
+# which is what checks it for non-determinism.
 with workflow.unsafe.imports_passed_through():
     from activities.threads import ThreadsActivities
-    from workflows import activity_options as opts
     from workflows.activity_contracts import (
         AddMessageInput,
         CancelRunInput,
@@ -43,9 +45,11 @@ with workflow.unsafe.imports_passed_through():
         TurnResult,
         TurnTimings,
     )
-    from workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
     from workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
-    from workflows.tool_rounds import describe_tools, run_tool_round
+
+from workflows import activity_options as opts
+from workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
+from workflows.tool_rounds import describe_tools, run_tool_round
 
 SCAN_SLACK_SECONDS = 120
 """How far before the turn's start an object it wrote may be dated (clock skew between services)."""
@@ -55,6 +59,9 @@ attempts (so a cancel or a worker crash interrupts it at once), instead of insid
 activity. Histories from before it replay their in-activity wait."""
 BUSY_RECHECK_SECONDS = (0.5, 5.0)
 """First and longest pause before trying a write again on a thread another run holds."""
+RUN_STATUS_PATCH = "cancel-learns-run-completed"
+"""Since this patch a timed-out wait whose run turns out `completed` when cancelled keeps that run
+(and its reply) instead of starting another."""
 T = TypeVar("T")
 
 
@@ -74,6 +81,7 @@ class TurnWorkflow:
     @workflow.run
     async def run(self, request: TurnRequest) -> TurnResult:
         """Run the turn described by `request`."""
+        request = request.keyed(workflow.info().workflow_id)
         self._upsert_search_attributes(request)
         try:
             return await self._turn(request)
@@ -100,7 +108,7 @@ class TurnWorkflow:
                 AddMessageInput(
                     thread_id=request.thread_id,
                     assistant_id=request.assistant_id,
-                    turn_key=request.turn_key,
+                    turn_key=request.key,
                     not_before=not_before,
                     thread_busy_wait_seconds=wait,
                     message=request.message,
@@ -124,7 +132,7 @@ class TurnWorkflow:
                     CreateRunInput(
                         thread_id=request.thread_id,
                         assistant_id=request.assistant_id,
-                        turn_key=request.turn_key,
+                        turn_key=request.key,
                         not_before=not_before,
                         thread_busy_wait_seconds=wait,
                         attempt=attempt,
@@ -144,7 +152,13 @@ class TurnWorkflow:
             if outcome in ("completed", "incomplete"):
                 break
             if outcome in ("timed_out", "requires_action"):
-                await self._cancel_run(request, created.run_id)
+                ended = await self._cancel_run(request, created.run_id)
+                if ended is not None and outcome == "timed_out" and workflow.patched(RUN_STATUS_PATCH):
+                    # The wait gave up (say, the API was unreachable past the deadline) on a run
+                    # that finished after all: its reply stands, no second run.
+                    snapshot, outcome = ended, classify(ended)
+                    attempts[-1] = self._attempt(attempt, snapshot, outcome, run_started)
+                    break
             if not retryable(outcome, snapshot.error_code) or attempt == policy.max_run_attempts:
                 raise failure_for(outcome, snapshot, attempts=len(attempts))
             workflow.logger.info("run %s ended %s: starting a new run", created.run_id, outcome)
@@ -238,17 +252,21 @@ class TurnWorkflow:
         elif run_id is not None and phase not in ("fetching_reply", "done"):
             await self._cancel_run(request, run_id)
 
-    async def _cancel_run(self, request: TurnRequest, run_id: str | None) -> None:
-        """Cancel the run, best effort: a failure to cancel is logged, never raised."""
+    async def _cancel_run(self, request: TurnRequest, run_id: str | None) -> RunSnapshot | None:
+        """Cancel the run, best effort: a failure to cancel is logged, never raised.
+
+        Returns the run if cancelling found it already `completed` or `incomplete`. A cancellation
+        of the turn itself while this runs is raised: the caller's cleanup cancels the run again.
+        """
         attempt = self._progress.attempt
         self._set_phase("cancelling", run_id=run_id)
         try:
-            await workflow.execute_local_activity_method(
+            cancelled = await workflow.execute_local_activity_method(
                 ThreadsActivities.cancel_run,
                 CancelRunInput(
                     thread_id=request.thread_id,
                     run_id=run_id,
-                    turn_key=request.turn_key,
+                    turn_key=request.key,
                     attempt=attempt,
                     not_before=self._not_before,
                 ),
@@ -256,7 +274,12 @@ class TurnWorkflow:
                 **opts.cancel_options(),
             )
         except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
             workflow.logger.warning("could not cancel run %s: %s", run_id, err.cause or err)
+            return None
+        run = cancelled.run
+        return run if run is not None and run.status in ("completed", "incomplete") else None
 
     async def _write(self, policy: TurnPolicy, write: Callable[[float], Awaitable[T]]) -> T:
         """Run a write activity; while another client's run holds the thread, wait and try again.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import uuid
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -99,6 +100,7 @@ async def test_finished_turn_in_the_ui(ui_env: tuple[WorkflowEnvironment, int], 
         assistant = await threads.assistants.create(model="echo", name="ui test")
         thread = await threads.threads.create()
         request = TurnRequest(
+            turn_key=uuid.uuid4().hex,
             thread_id=thread.id,
             assistant_id=assistant.id,
             message=UserMessage(text="Plan a weekend in Lisbon with two museums and a tram ride"),

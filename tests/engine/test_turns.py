@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ FAST_POLICY = TurnPolicy(
 
 
 def turn(thread_id: str, assistant_id: str, text: str = "hello", **fields: Any) -> TurnRequest:
+    fields.setdefault("turn_key", uuid.uuid4().hex)  # so the test knows the workflow id
     return TurnRequest(
         thread_id=thread_id, assistant_id=assistant_id, message=UserMessage(text=text), **fields
     )

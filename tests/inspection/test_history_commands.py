@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,10 @@ async def test_history_file_and_live_workflows_replay(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     request = TurnRequest(
-        thread_id=thread_id, assistant_id=assistant_id, message=UserMessage(text="record me")
+        turn_key=uuid.uuid4().hex,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        message=UserMessage(text="record me"),
     )
     await loom.run_turn(request)
     settings = Settings(temporal_address=temporal_env.client.service_client.config.target_host)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ async def test_turn_is_findable_and_explains_itself(
     loom: Threadloom, engine_worker: None, thread_id: str, assistant_id: str
 ) -> None:
     request = TurnRequest(
+        turn_key=uuid.uuid4().hex,
         thread_id=thread_id,
         assistant_id=assistant_id,
         message=UserMessage(text=SECRET_WORDS),
@@ -80,6 +82,7 @@ async def test_in_flight_turn_shows_phase_attempt_and_run(
     loom: Threadloom, engine_worker: None, thread_id: str, assistant_id: str
 ) -> None:
     request = TurnRequest(
+        turn_key=uuid.uuid4().hex,
         thread_id=thread_id,
         assistant_id=assistant_id,
         message=UserMessage(text="stall for a moment"),
@@ -107,7 +110,10 @@ async def test_started_without_attributes_still_gets_them(
 ) -> None:
     """A turn started by another client (no search attributes) sets them itself."""
     request = TurnRequest(
-        thread_id=thread_id, assistant_id=assistant_id, message=UserMessage(text="bare start")
+        turn_key=uuid.uuid4().hex,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        message=UserMessage(text="bare start"),
     )
     handle: Any = await loom.client.start_workflow(
         "TurnWorkflow", request, id=request.workflow_id, task_queue=task_queue

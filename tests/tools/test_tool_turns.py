@@ -5,6 +5,7 @@ Each call is its own activity; outputs reach the run; the reply lists them (`[NA
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from starter.api import Threadloom
 from starter.errors import InvalidRequest, ToolFailed
 from tests.engine.observe import thread_state
-from tests.tools.toolbox import CALLS, registry
+from tests.tools.toolbox import CALLS, SIBLINGS, registry
 from threads_client import ThreadsClient
 from worker import build_worker
 from workflows.contracts import RunOverrides, TurnRequest, UserMessage
@@ -38,6 +39,7 @@ def tool_line(name: str, **arguments: Any) -> str:
 
 
 def turn(thread_id: str, assistant_id: str, *lines: str, **fields: Any) -> TurnRequest:
+    fields.setdefault("turn_key", uuid.uuid4().hex)  # so the test knows the workflow id
     return TurnRequest(
         thread_id=thread_id,
         assistant_id=assistant_id,
@@ -144,6 +146,35 @@ async def test_a_failing_fail_policy_tool_fails_the_turn_and_cancels_the_run(
     assert CALLS[f"critical:{thread_id}"] == 2
     state = await thread_state(threads, thread_id)
     assert state.statuses == ["cancelled"]  # never left waiting for outputs
+
+
+async def test_a_failing_tool_fails_the_turn_at_once_and_cancels_its_siblings(
+    loom: Threadloom, threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    """A `fail` tool's failure ends the round now: the 8 s sibling is cancelled, not waited for."""
+    request = turn(
+        thread_id,
+        assistant_id,
+        "Pay and wait",
+        tool_line("slow_sibling", key=thread_id),
+        tool_line("critical", key=thread_id),
+        tools=["slow_sibling", "critical"],
+    )
+    with pytest.raises(ToolFailed, match="the ledger is unreachable"):
+        await loom.run_turn(request)
+
+    assert SIBLINGS[thread_id] != "finished"  # the turn did not wait for the sibling's 8 s
+    assert (await thread_state(threads, thread_id)).statuses == ["cancelled"]
+    history = await loom.client.get_workflow_handle(request.workflow_id).fetch_history()
+    cancel_requested = [
+        e for e in history.events if e.HasField("activity_task_cancel_requested_event_attributes")
+    ]
+    assert len(cancel_requested) == 1  # the sibling, asked to stop
+    for _ in range(100):  # and it hears it at its next heartbeat
+        if SIBLINGS[thread_id] == "cancelled":
+            break
+        await asyncio.sleep(0.05)
+    assert SIBLINGS[thread_id] == "cancelled"
 
 
 async def test_unknown_tool_gets_an_error_output(

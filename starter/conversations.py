@@ -22,7 +22,14 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedEr
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from starter.errors import InvalidRequest, TurnError, error_for
+from starter.client_errors import client_error, translated
+from starter.errors import (
+    ConversationNotFound,
+    ConversationRestarting,
+    InvalidRequest,
+    TurnError,
+    error_for,
+)
 from workflows.contracts import (
     ASSISTANT_ID,
     CONVERSATION_ID,
@@ -115,13 +122,14 @@ async def send(
             static_summary=f"conversation {conversation_id}",
         )
         try:
-            result: TurnResult = await loom.client.execute_update_with_start_workflow(
-                SEND_TURN_UPDATE,
-                turn,
-                start_workflow_operation=operation,
-                id=turn.turn_key,
-                result_type=TurnResult,
-            )
+            with translated(workflow_id):
+                result: TurnResult = await loom.client.execute_update_with_start_workflow(
+                    SEND_TURN_UPDATE,
+                    turn,
+                    start_workflow_operation=operation,
+                    id=turn.turn_key,
+                    result_type=TurnResult,
+                )
             return result
         except WorkflowUpdateFailedError as err:
             error = update_error(err, workflow_id)
@@ -129,23 +137,33 @@ async def send(
                 raise error from err
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, longest)
-    raise TurnError(
-        f"conversation {conversation_id} kept restarting for {RESTART_WAIT_SECONDS:g}s",
+    raise ConversationRestarting(
+        f"conversation {conversation_id} kept restarting for {RESTART_WAIT_SECONDS:g}s: send the "
+        "turn again with the same key",
         workflow_id=workflow_id,
     )
 
 
 async def close(loom: Threadloom, conversation_id: str, reason: str = "") -> ConversationStatus:
-    """Ask the conversation to end once its accepted turns are done."""
-    handle = loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
-    status: ConversationStatus = await handle.execute_update(
-        CLOSE_UPDATE, CloseConversation(reason=reason), result_type=ConversationStatus
-    )
+    """Ask the conversation to end once its accepted turns are done.
+
+    Raises:
+        ConversationNotFound: the conversation is not running (ended, or never started).
+    """
+    workflow_id = conversation_workflow_id(conversation_id)
+    handle = loom.client.get_workflow_handle(workflow_id)
+    with translated(workflow_id, not_found=ConversationNotFound):
+        status: ConversationStatus = await handle.execute_update(
+            CLOSE_UPDATE, CloseConversation(reason=reason), result_type=ConversationStatus
+        )
     return status
 
 
 def update_error(err: WorkflowUpdateFailedError, workflow_id: str) -> TurnError:
     """The typed exception of a failed (or rejected) `send_turn` update."""
+    known = client_error(err, workflow_id)  # an update the workflow's end aborted
+    if known is not None:
+        return known
     cause = err.cause
     if not isinstance(cause, ApplicationError):
         return TurnError(str(cause), workflow_id=workflow_id)

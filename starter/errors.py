@@ -5,8 +5,18 @@ TurnError
 ├── RunFailed, RunTimedOut, RunExpired, RunCancelled, RunRequiresAction
 ├── ThreadNotFound, AssistantNotFound, InvalidRequest, ThreadBusy, ToolFailed
 ├── ThreadsUnavailable
-└── TurnCancelled            (the turn's workflow was cancelled)
+├── TurnCancelled            (the turn's workflow, or its conversation, was cancelled)
+├── TemporalUnavailable      (Temporal did not answer: nothing is known of the turn)   resend_safe
+├── TurnOutcomeUnknown       (the turn was sent, its answer did not arrive)             resend_safe
+├── ConversationRestarting   (the conversation kept turning the turn away)             resend_safe
+└── ConversationNotFound     (no such conversation is running, e.g. `close` after it ended)
 ```
+
+`resend_safe` says whether sending the same turn again, with the same turn key, may still get the
+turn's own answer: the failure was in reaching Temporal or in hearing back, not the turn's outcome.
+A resend with the same key never runs the turn twice, so it is always harmless; where `resend_safe` is
+False the turn has ended with this failure, and the same key gets the same failure back (send a new
+key to try again).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from workflows.contracts import ErrorType
+from workflows.conversation_contracts import CONVERSATION_RESTARTING, TURN_OUTCOME_UNKNOWN
 
 
 class TurnError(Exception):
@@ -27,6 +38,8 @@ class TurnError(Exception):
     """
 
     error_type: ClassVar[str] = "TurnError"
+    resend_safe: ClassVar[bool] = False
+    """True when resending with the same turn key may still get the turn's answer."""
 
     def __init__(
         self,
@@ -89,6 +102,33 @@ class ThreadsUnavailable(TurnError):
 
 class TurnCancelled(TurnError):
     error_type = "TurnCancelled"
+
+
+class TemporalUnavailable(TurnError):
+    """Temporal could not be reached (or did not answer in time); the turn may not have started."""
+
+    error_type = "TemporalUnavailable"
+    resend_safe = True
+
+
+class TurnOutcomeUnknown(TurnError):
+    """The turn was delivered, but its answer was not heard: it may still be running."""
+
+    error_type = TURN_OUTCOME_UNKNOWN
+    resend_safe = True
+
+
+class ConversationRestarting(TurnError):
+    """The conversation kept closing or continuing as new while the turn was resent."""
+
+    error_type = CONVERSATION_RESTARTING
+    resend_safe = True
+
+
+class ConversationNotFound(TurnError):
+    """No such conversation is running (it ended idle, closed or cancelled, or never started)."""
+
+    error_type = "ConversationNotFound"
 
 
 ERRORS_BY_TYPE: dict[str, type[TurnError]] = {cls.error_type: cls for cls in TurnError.__subclasses__()}

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -55,6 +56,13 @@ def charge_card(amount: int) -> str:
     raise RuntimeError(f"the payment gateway is unreachable (charging {amount})")
 
 
+@registry.tool(timeout=30, heartbeat=1.0)
+async def look_up_order(order: str) -> str:
+    """Look an order up (slowly: a failing sibling call cancels it first)."""
+    await asyncio.sleep(5)
+    return f"order {order}: shipped"
+
+
 @dataclass
 class Recording:
     """What a scenario gets: the starter API, the Threads API and an echo assistant."""
@@ -62,6 +70,12 @@ class Recording:
     loom: Threadloom
     threads: ThreadsClient
     assistant_id: str
+    server_root: str
+
+    async def add_fault(self, **fault: object) -> None:
+        """Queue an HTTP fault on the threads server (`POST /_threadloom/faults`)."""
+        async with httpx.AsyncClient(base_url=self.server_root) as control:
+            (await control.post("/_threadloom/faults", json=fault)).raise_for_status()
 
     async def request(self, text: str, **fields: object) -> TurnRequest:
         """A turn on a new thread with a fixed-looking key (ids stay readable in the files)."""
@@ -276,6 +290,94 @@ async def thread_busy(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def tool_failed_siblings_cancelled(rec: Recording) -> str:
+    """A failing `fail` tool beside a slow one: the slow call is cancelled, the turn fails at once."""
+    lines = [
+        "Pay, and look my order up.",
+        '/tool charge_card {"amount": 7}',
+        '/tool look_up_order {"order": "A1"}',
+    ]
+    request = await rec.request("\n".join(lines), tools=["charge_card", "look_up_order"])
+    try:
+        await rec.loom.run_turn(request)
+    except TurnError as error:
+        assert type(error).__name__ == "ToolFailed", error
+    else:
+        raise AssertionError("the charge_card turn did not fail")
+    return request.workflow_id
+
+
+async def run_completed_while_cancelling(rec: Recording) -> str:
+    """The run ends after its deadline while cancelling it fails: the turn keeps that run's reply."""
+    await rec.add_fault(method="POST", path="/v1/threads/*/runs/*/cancel", action="500", times=4)
+    request = await rec.request(
+        "Finish just after the deadline.",
+        run=RunOverrides(metadata={"fault": "delay=3000", "fault_times": "1"}),
+        policy=TurnPolicy(run_deadline_seconds=1.5),
+    )
+    result = await rec.loom.run_turn(request)
+    assert [a.outcome for a in result.attempts] == ["completed"], result.attempts
+    return request.workflow_id
+
+
+async def conversation_cancelled(rec: Recording) -> list[str]:
+    """A conversation cancelled while its turn's run stalls: the turn and the conversation end."""
+    from workflows.conversation_contracts import conversation_workflow_id
+
+    conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
+    thread = await rec.threads.threads.create()
+    send = asyncio.create_task(
+        rec.loom.send(
+            conversation_id,
+            "This run stalls until the conversation is cancelled.",
+            assistant_id=rec.assistant_id,
+            thread_id=thread.id,
+            turn_key=f"{conversation_id}-1",
+            metadata={"fault": "stall"},
+        )
+    )
+    for _ in range(200):
+        if [run async for run in rec.threads.threads.runs.list(thread.id)]:
+            break
+        await asyncio.sleep(0.05)
+    handle = rec.loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    await handle.cancel()
+    try:
+        await send
+    except TurnError as error:
+        assert type(error).__name__ == "TurnCancelled", error
+    else:
+        raise AssertionError("the cancelled conversation's turn did not fail")
+    turn = f"turn-{thread.id}-{conversation_id}-1"
+    return [handle.id, turn]
+
+
+async def conversation_resent_running_turn(rec: Recording) -> list[str]:
+    """A conversation sent a turn key whose turn workflow (started directly) still runs: it waits
+    for that turn in an activity and answers with its result."""
+    from starter.conversations import close
+    from workflows.conversation_contracts import conversation_workflow_id
+
+    conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
+    request = await rec.request(
+        "Started before the conversation knew of me.",
+        run=RunOverrides(metadata={"fault": "delay=1500"}),
+    )
+    direct = await rec.loom.start_turn(request)
+    result = await rec.loom.send(
+        conversation_id,
+        request.message.text,
+        assistant_id=rec.assistant_id,
+        thread_id=request.thread_id,
+        turn_key=request.key,
+    )
+    assert result == await direct.result(), result
+    await close(rec.loom, conversation_id, "recorded")
+    handle = rec.loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    await handle.result()
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -290,6 +392,12 @@ SCENARIOS: dict[str, Scenario] = {
     # Since `BUSY_THREAD_PATCH` (the `-v1` files were recorded before it and are kept as they are).
     "turn-thread-busy-waited": thread_busy_waited,
     "turn-thread-busy": thread_busy,
+    # Since the engine-correctness patches (FAIL_FAST_PATCH, RUN_STATUS_PATCH, CANCEL_ENDS_PATCH,
+    # EARLIER_TURN_PATCH): each a path whose commands changed.
+    "turn-tool-failed-siblings-cancelled": tool_failed_siblings_cancelled,
+    "turn-run-completed-while-cancelling": run_completed_while_cancelling,
+    "conversation-cancelled": conversation_cancelled,
+    "conversation-resent-running-turn": conversation_resent_running_turn,
 }
 
 
@@ -350,7 +458,8 @@ async def record(names: list[str]) -> None:
             async with running_server(Path(tmp), faults_enabled=True) as server:
                 async with ThreadsClient(server.base_url, max_retries=0) as threads:
                     assistant = await threads.assistants.create(model="echo", name="histories")
-                    rec = Recording(Threadloom(env.client, task_queue=TASK_QUEUE), threads, assistant.id)
+                    loom = Threadloom(env.client, task_queue=TASK_QUEUE)
+                    rec = Recording(loom, threads, assistant.id, server.root_url)
                     worker = build_worker(env.client, threads, task_queue=TASK_QUEUE, tools=registry)
                     async with worker:
                         for name, scenario in chosen.items():

@@ -36,6 +36,8 @@ def test_histories_cover_the_turn_paths() -> None:
         # that turns started before the change keep replaying
         "thread-busy-waited-v1",
         "thread-busy-v1",
+        "tool-failed-siblings-cancelled",  # a `fail` tool's failure cancels the slow call beside it
+        "run-completed-while-cancelling",  # a run past its deadline completes: its reply is kept
     )
     for path in turns:
         assert f"turn-{path}" in names
@@ -43,6 +45,9 @@ def test_histories_cover_the_turn_paths() -> None:
     assert {"conversation-run1", "conversation-run2", "conversation-child1"} <= names
     # a conversation whose first turn failed (server_error runs), and that failed turn
     assert {"conversation-turn-failed", "conversation-turn-failed-child1"} <= names
+    # a conversation cancelled during its turn (and that turn); one resent a still-running turn's key
+    assert {"conversation-cancelled", "conversation-cancelled-child1"} <= names
+    assert "conversation-resent-running-turn" in names
 
 
 MACHINE_PATH = re.compile(r"(?<![\w.])(/(home|root|Users|work|tmp|private|var|opt|usr)/|[A-Za-z]:\\\\)")
@@ -58,7 +63,8 @@ def test_history_has_no_machine_paths_or_secrets(path: Path) -> None:
         assert secret not in text.lower(), secret
     # The host name would come in through an identity (`pid@host` by default): the recorder fixes it.
     identities = set(re.findall(r'"identity": "([^"]*)"', text))
-    assert identities <= {"threadloom-recorder"}, identities
+    # ("history-service" is the Temporal server itself, passing a parent's cancel to its child.)
+    assert identities <= {"threadloom-recorder", "history-service"}, identities
     assert f"@{socket.gethostname()}" not in text
 
 

@@ -118,3 +118,35 @@ async def test_temporal_out_of_reach_is_temporal_unavailable() -> None:
     with pytest.raises(TemporalUnavailable) as caught:
         await asyncio.wait_for(Threadloom.connect(settings), 30)
     assert caught.value.resend_safe
+
+
+async def test_a_resent_key_whose_turn_still_runs_waits_for_that_turn(
+    loom: Threadloom, threads: ThreadsClient, assistant_id: str, thread_id: str
+) -> None:
+    """The turn workflow of a key is already running (started directly) when the conversation gets
+    the same key: it waits for that turn in a heartbeating activity (not a 2-minute local activity)
+    and answers with its result; nothing runs twice."""
+    from tests.engine.test_turns import turn
+    from workflows.contracts import RunOverrides
+
+    slow = RunOverrides(metadata={"fault": "delay=1500"})
+    direct = await loom.start_turn(turn(thread_id, assistant_id, "started first", run=slow))
+    key = direct.workflow_id.removeprefix(f"turn-{thread_id}-")
+    cid = conversation()
+
+    result = await asyncio.wait_for(
+        loom.send(cid, "started first", assistant_id=assistant_id, thread_id=thread_id, turn_key=key),
+        30,
+    )
+
+    assert result == await direct.result()
+    state = await thread_state(threads, thread_id)
+    assert [m.role for m in state.messages] == ["user", "assistant"] and len(state.runs) == 1
+    history = await loom.client.get_workflow_handle(conversation_workflow_id(cid)).fetch_history()
+    waited = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert [a.activity_type.name for a in waited] == ["turn_result"]
+    assert waited[0].heartbeat_timeout.seconds > 0

@@ -26,7 +26,7 @@ from activities.tool_calls import ToolActivities
 from activities.tools import ToolRegistry, load_registries
 from starter.api import connect_client
 from starter.logging_setup import configure_logging
-from starter.metrics import metrics_runtime
+from starter.metrics import sdk_runtime
 from starter.settings import Settings
 from threads_client import ThreadsClient
 from workflows.conversation import ConversationWorkflow
@@ -117,7 +117,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = None) -> None:
     """Connect, serve until `stop_event` is set (or SIGTERM/SIGINT), then shut down cleanly."""
-    client = await connect_client(settings, runtime=metrics_runtime(settings))
+    client = await connect_client(settings, runtime=sdk_runtime(settings))
     if client.data_converter is not pydantic_data_converter:
         raise RuntimeError("the Temporal client must use pydantic_data_converter")
     stop = stop_event or _stop_on_signals()

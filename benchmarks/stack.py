@@ -50,6 +50,8 @@ class WorkerProcess:
 
     process: asyncio.subprocess.Process
     task_queue: str
+    drain: asyncio.Task[None] | None = None
+    """Copies the worker's stdout to its log after `ready` (never leave a child's pipe undrained)."""
 
     def memory_kib(self) -> dict[str, int]:
         """`VmRSS` and `VmHWM` (peak resident size) of the worker, in KiB (Linux only)."""
@@ -145,25 +147,46 @@ async def start_worker(stack: Stack, kind: str, task_queue: str, log_name: str) 
 
     Its stderr goes to `log_name` in the stack's home (appended: restarts share one log).
     """
-    log = stack.home / log_name
+    command = (
+        *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
+        *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
+        *("--threads-base-url", stack.threads_base_url),
+    )
+    process, drain = await start_ready_process(command, stack.home / log_name, what=f"the {kind} worker")
+    return WorkerProcess(process, task_queue, drain)
+
+
+async def start_ready_process(
+    command: tuple[str, ...], log: Path, *, what: str
+) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
+    """Start `command`, wait for the `ready` line on its stdout, then keep its output flowing to `log`.
+
+    Its stderr is appended to `log` from the start; whatever it prints after `ready` goes there too:
+    an undrained pipe fills at 64 KiB and then blocks the writer, which once stalled a worker's
+    pollers for minutes.
+    """
     with log.open("ab") as stderr:
         process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
-            *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
-            *("--threads-base-url", stack.threads_base_url),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
+            *command, stdout=asyncio.subprocess.PIPE, stderr=stderr
         )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
         if line.strip() != b"ready":
-            tail = log.read_text(errors="replace")[-2000:]
-            raise BenchStackError(f"the {kind} worker did not start:\n{tail}")
+            tail = log.read_text(errors="replace")[-2000:]  # noqa: ASYNC240 (failing anyway)
+            raise BenchStackError(f"{what} did not start:\n{tail}")
     except BaseException:
         await stop_process(process)
         raise
-    return WorkerProcess(process, task_queue)
+    return process, asyncio.create_task(drain_into(process.stdout, log))
+
+
+async def drain_into(stream: asyncio.StreamReader, log: Path) -> None:
+    """Copy `stream` to the end of `log` until it closes."""
+    with log.open("ab") as out:
+        while chunk := await stream.read(65_536):
+            out.write(chunk)
+            out.flush()
 
 
 @contextlib.asynccontextmanager

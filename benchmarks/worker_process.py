@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
 from starter.api import connect_client
+from starter.logging_setup import configure_logging
 from starter.settings import Settings
 from worker import build_threads_client, build_worker, exit_without_teardown, sandbox_runner
 
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--threads-base-url", required=True)
     args = parser.parse_args()
+    configure_logging("json", "WARNING")  # to stderr, the stack's log file; stdout says `ready`
     settings = Settings(
         temporal_address=args.temporal_address,
         task_queue=args.task_queue,

@@ -41,6 +41,7 @@ from starter.errors import (
     TurnError,
     error_for,
 )
+from starter.metrics import sdk_runtime
 from starter.settings import Settings
 from workflows.contracts import (
     ASSISTANT_ID,
@@ -61,7 +62,8 @@ PROGRESS_QUERY = "progress"
 async def connect_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A Temporal client for `settings`, with the pydantic data converter every part shares.
 
-    `runtime` carries the SDK's telemetry (the worker passes `starter.metrics.metrics_runtime`).
+    `runtime` carries the SDK's telemetry (default: `starter.metrics.sdk_runtime`,
+    which routes the SDK core's logs into this process's logging).
 
     Raises:
         TemporalUnavailable: Temporal could not be reached at `settings.temporal_address`.
@@ -74,7 +76,7 @@ async def connect_client(settings: Settings, *, runtime: Runtime | None = None) 
             api_key=api_key,
             tls=settings.temporal_tls or api_key is not None,
             data_converter=pydantic_data_converter,
-            runtime=runtime,
+            runtime=runtime or sdk_runtime(settings),
         )
     except RuntimeError as err:  # the SDK's connection failures are RuntimeErrors
         raise TemporalUnavailable(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import time
 from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from starter.api import Threadloom
-from starter.metrics import metrics_runtime
+from starter.metrics import CORE_LOGGER, RepeatFilter, sdk_runtime
 from starter.settings import Settings
 from worker import run_worker
 from workflows.contracts import TurnRequest, UserMessage
@@ -24,7 +26,26 @@ def _free_port() -> int:
 
 def test_metrics_are_off_by_default() -> None:
     assert Settings().metrics_address is None
-    assert metrics_runtime(Settings()) is None
+    assert sdk_runtime(Settings()) is sdk_runtime(Settings())  # one runtime per process and address
+
+
+def test_a_storm_of_one_warning_is_summarized() -> None:
+    """A thousand copies of one core warning: five pass, the next after the window counts the rest;
+    a different warning meanwhile still passes."""
+    storm = RepeatFilter(window=0.2, limit=5)
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord(CORE_LOGGER, logging.WARNING, __file__, 1, msg, None, None)
+
+    passed = [
+        r for r in (record("Activity not found on completion") for _ in range(1_000)) if storm.filter(r)
+    ]
+    assert len(passed) == 5
+    assert storm.filter(record("another warning"))
+    time.sleep(0.25)
+    later = record("Activity not found on completion")
+    assert storm.filter(later)
+    assert later.getMessage().endswith("(and 995 more like it in 0.2s)")
 
 
 async def test_worker_serves_prometheus_metrics_after_a_turn(

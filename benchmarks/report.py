@@ -20,6 +20,8 @@ def summary(batch: Batch) -> dict[str, Any]:
         "turns": batch.turns,
         "completed": batch.completed,
         "errors": len(batch.errors),
+        "stalled": len(batch.stalled),
+        "stalled_threads": batch.stalled[:5],
         "first_error": batch.errors[0] if batch.errors else None,
         "lag_ms": {f"p{q}": percentile(batch.lag_ms, q) for q in (50, 95, 99)},
         "wall_ms": {f"p{q}": percentile(batch.wall_ms, q) for q in (50, 95, 99)},
@@ -74,6 +76,12 @@ def table(report: Report) -> str:
             f"{_num(wall['p50']):>10}{_num(wall['p95']):>8}"
             f"{_num(b['requests_per_turn'], 1):>9}{_num(b['turns_per_s'], 1):>9}"
         )
+    for b in report.batches:
+        if b["stalled"]:
+            lines.append(
+                f"STALLED: {b['driver']} run {b['run_ms']} ms: {b['stalled']} turns unanswered at the "
+                f"batch's time bound, e.g. on threads {', '.join(b['stalled_threads'])}"
+            )
     lines.append("")
     for key, value in report.extra.items():
         lines.append(f"{key}: {value}")

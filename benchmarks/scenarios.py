@@ -44,6 +44,17 @@ class RunLength:
         return f"{self.low}" if self.low == self.high else f"{self.low}..{self.high}"
 
 
+BATCH_SLACK_SECONDS = 120.0
+"""Time a batch may take beyond its runs' own length (starts, waits, a loaded machine) before the
+benchmark calls it stalled."""
+
+
+def batch_bound_seconds(length: RunLength, concurrency: int, turns: int) -> float:
+    """How long a batch may take: its waves of runs, each at the longest run length plus 5 s, x3."""
+    waves = -(-turns // max(concurrency, 1))
+    return BATCH_SLACK_SECONDS + 3 * waves * (length.high / 1000 + 5)
+
+
 @dataclass
 class Batch:
     """What one batch of turns measured."""
@@ -58,6 +69,8 @@ class Batch:
     requests: int = 0
     errors: list[str] = field(default_factory=list)
     done: list[TurnDone] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
+    """Threads of the turns still unanswered when the batch's time bound ran out."""
 
     @property
     def completed(self) -> int:
@@ -112,8 +125,14 @@ class Scenarios:
 
         await self.reset_stats()
         began = time.monotonic()
-        await asyncio.gather(*(one(turn) for turn in plan))
+        tasks = {asyncio.create_task(one(turn)): turn for turn in plan}
+        _, pending = await asyncio.wait(tasks, timeout=batch_bound_seconds(length, concurrency, turns))
         batch.elapsed_s = time.monotonic() - began
+        if pending:  # a stalled batch reports what finished, and which turns did not
+            batch.stalled = [tasks[task].thread_id for task in pending]
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
         batch.requests = await self.requests()
         batch.lag_ms = await self.lags(batch.done)
         return batch

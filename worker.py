@@ -103,6 +103,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = None) -> None:
     """Connect, serve until `stop_event` is set (or SIGTERM/SIGINT), then shut down cleanly."""
+    tools = load_tools(settings.tools) if settings.tools else None  # before connecting: fail fast
     client = await connect_client(settings, runtime=metrics_runtime(settings))
     if client.data_converter is not pydantic_data_converter:
         raise RuntimeError("the Temporal client must use pydantic_data_converter")
@@ -113,7 +114,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             threads,
             task_queue=settings.task_queue,
             sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
-            tools=load_tools(settings.tools) if settings.tools else None,
+            tools=tools,
             max_concurrent_activities=settings.max_concurrent_activities,
         )
         async with worker:

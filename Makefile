@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
-PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar off
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: demo test lint bench dev clean
 
@@ -15,13 +15,13 @@ $(BIN)/python:
 
 $(BASE_STAMP): pyproject.toml | $(BIN)/python
 	@echo "make: installing threadloom and its dependencies into $(VENV) (first run only) …"
-	$(PIP) install -e .
+	$(PIP) install --progress-bar off -e .
 	@touch $(BASE_STAMP)
 	@echo "make: $(VENV) is ready; activate it (. $(VENV)/bin/activate) to run threadloom and temporal"
 
 $(TEST_STAMP): $(BASE_STAMP)
 	@echo "make: installing the test extras (pytest, openai, playwright, ruff, mypy, …) …"
-	$(PIP) install -e '.[test]'
+	$(PIP) install --progress-bar off -e '.[test]'
 	@touch $(TEST_STAMP)
 
 demo: $(BASE_STAMP)

@@ -145,7 +145,7 @@ def test_make_demo_installs_threadloom_alone_and_make_test_the_test_extras(tmp_p
         ).stdout
         for target in ("demo", "test")
     }
-    assert "pip --disable-pip-version-check --progress-bar off install -e .\n" in plans["demo"]
+    assert "pip --disable-pip-version-check install --progress-bar off -e .\n" in plans["demo"]
     assert "[test]" not in plans["demo"]
     assert "installing threadloom and its dependencies" in plans["demo"]
-    assert "install -e '.[test]'" in plans["test"]
+    assert "install --progress-bar off -e '.[test]'" in plans["test"]

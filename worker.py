@@ -117,6 +117,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = None) -> None:
     """Connect, serve until `stop_event` is set (or SIGTERM/SIGINT), then shut down cleanly."""
+    tools = load_tools(settings.tools) if settings.tools else None  # before connecting: fail fast
     client = await connect_client(settings, runtime=sdk_runtime(settings))
     if client.data_converter is not pydantic_data_converter:
         raise RuntimeError("the Temporal client must use pydantic_data_converter")
@@ -127,7 +128,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             threads,
             task_queue=settings.task_queue,
             sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
-            tools=load_registries(settings.tools) if settings.tools else None,
+            tools=tools,
             max_concurrent_activities=settings.max_concurrent_activities,
         )
         async with worker:
@@ -138,6 +139,30 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             await stop.wait()
             log.info("worker stopping")
     log.info("worker stopped")
+
+
+class ToolsNotLoaded(RuntimeError):
+    """`THREADLOOM_TOOLS` names a registry that cannot be imported; the message says which and why."""
+
+
+def load_tools(spec: str) -> ToolRegistry:
+    """The registries `THREADLOOM_TOOLS` names, found as `python -m` finds modules.
+
+    The current directory goes first on the import path, so `myapp.tools:registry` works from the
+    directory that holds `myapp/`, wherever threadloom itself is installed.
+
+    Raises:
+        ToolsNotLoaded: a module, attribute or registry of `spec` could not be loaded.
+    """
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_registries(spec)
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
+        raise ToolsNotLoaded(
+            f"THREADLOOM_TOOLS={spec} cannot be loaded from {os.getcwd()}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -123,15 +123,33 @@ class TurnHandle:
 class Threadloom:
     """Starts turns on a Temporal cluster."""
 
-    def __init__(self, client: Client, *, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        settings: Settings | None = None,
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.settings = settings  # where the Threads API is, for create_thread (default: env)
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> Threadloom:
         """Connect with `settings` (default: from the environment)."""
         settings = settings or Settings()
-        return cls(await connect_client(settings), task_queue=settings.task_queue)
+        return cls(await connect_client(settings), task_queue=settings.task_queue, settings=settings)
+
+    async def create_thread(self, metadata: Mapping[str, str] | None = None) -> str:
+        """Create an empty thread on the Threads API of the settings, for `run_turn`; returns its id.
+
+        Raises:
+            ThreadsUnavailable: the Threads API could not create it.
+        """
+        from starter.threads_api import create_thread, threads_client
+
+        async with threads_client(self.settings or Settings()) as client:
+            return await create_thread(client, metadata)
 
     async def start_turn(self, request: TurnRequest | Mapping[str, Any]) -> TurnHandle:
         """Start the turn, or find it if this turn key was started before.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import uuid
 
@@ -20,10 +21,14 @@ async def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     threadloom = await Threadloom.connect(settings)
     print(f"conversation {conversation} (/quit to leave)", flush=True)
     thread_id = args.thread
+    if sys.stdin.isatty():
+        # input() gains line editing and history once readline is imported (not on Windows).
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
     while True:
-        print("you> ", end="", flush=True)
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
+        try:
+            line = await asyncio.to_thread(input, "you> ")
+        except EOFError:
             print()
             return 0
         text = line.strip()

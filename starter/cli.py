@@ -4,6 +4,7 @@
     threadloom worker    a Temporal worker for threadloom's workflows and activities
     threadloom send      run one durable turn and print the reply (`--json`: the whole TurnResult)
     threadloom chat      keep a conversation going at a prompt (`/quit` ends it)
+    threadloom assistants  create, list, show or delete the assistants turns name
     threadloom schema    the JSON Schema of the inputs and outputs, for other languages
     threadloom dev       the embedded stack in the foreground until Ctrl-C
     threadloom demo      the embedded stack, a few conversations end to end, then exit
@@ -34,7 +35,18 @@ QUIET_COMMANDS = {
     "send",
     "chat",
     "schema",
+    "assistants",
 }  # their own output is the point; logs only for warnings
+
+
+CHAT_KEYS = """\
+Each line you type is one turn. At a terminal the line can be edited (arrow keys, Home/End, Ctrl-R
+history search: GNU readline). A message of several lines is typed on one: `\\n` starts a new line,
+which is how a `/tool` line goes with the text for the offline echo model, e.g.
+
+  you> What is the weather in Lisbon?\\n/tool get_weather {"city": "Lisbon"}
+
+/quit, /exit or Ctrl-D ends the chat."""
 
 
 def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -69,17 +81,33 @@ def _add_turn_commands(commands: Subparsers) -> None:
     send.add_argument("--model", help="override the assistant's model for this run")
     send.add_argument("--deadline", type=float, help="run deadline in seconds")
     send.add_argument("--json", action="store_true", help="print the whole TurnResult as JSON")
-    _command(commands, "dev", "starter.demo:dev_command", "run the embedded stack until Ctrl-C")
-    _command(commands, "demo", "starter.demo:demo_command", "run the demo on the embedded stack")
+    for name, handler, help in (
+        ("dev", "starter.demo:dev_command", "run the embedded stack until Ctrl-C"),
+        ("demo", "starter.demo:demo_command", "run the demo on the embedded stack"),
+    ):
+        stack = _command(commands, name, handler, help)
+        stack.add_argument("--ui-port", type=int, help="Temporal UI port of the dev server (8233)")
 
 
 def _add_conversation_commands(commands: Subparsers) -> None:
     """Conversations and tools (issue 5) register their commands here."""
     chat = _command(commands, "chat", "starter.chat:chat_command", "chat with an assistant")
+    chat.formatter_class = argparse.RawDescriptionHelpFormatter
+    chat.epilog = CHAT_KEYS
     chat.add_argument("--assistant", required=True, help="assistant id (asst_…)")
     chat.add_argument("--conversation", help="conversation id (default: a new one)")
     chat.add_argument("--thread", help="thread id of a new conversation (default: a new thread)")
     chat.add_argument("--tool", action="append", default=[], help="a registered tool (repeatable)")
+    from starter.assistants import add_arguments as add_assistant_arguments
+
+    add_assistant_arguments(
+        _command(
+            commands,
+            "assistants",
+            "starter.assistants:assistants_command",
+            "create, list, show or delete assistants",
+        )
+    )
     schema = _command(
         commands, "schema", "starter.schema:schema_command", "print the JSON Schema of the contracts"
     )
@@ -132,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the connection flags of `args` on top."""
-    flags = ("temporal_address", "namespace", "task_queue", "threads_base_url")
+    flags = ("temporal_address", "namespace", "task_queue", "threads_base_url", "ui_port")
     overrides = {name: getattr(args, name) for name in flags if getattr(args, name, None)}
     return Settings(**overrides)
 
@@ -156,10 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], Awaitable[int]] = getattr(
         importlib.import_module(module_name), function_name
     )
+    from starter.devstack import DevStackError
+
     try:
         code = asyncio.run(handler(args, settings))
     except KeyboardInterrupt:
         code = 130
+    except DevStackError as error:  # its message says what to do; a traceback would bury it
+        print(f"threadloom {args.command}: {error}", file=sys.stderr)
+        code = 1
     # The Temporal SDK's threads can abort interpreter teardown (see worker.exit_without_teardown).
     from worker import exit_without_teardown
 
@@ -168,9 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     """`threadloom worker`: run until SIGINT/SIGTERM."""
-    from worker import run_worker
+    from worker import ToolsNotLoaded, run_worker
 
-    await run_worker(settings)
+    try:
+        await run_worker(settings)
+    except ToolsNotLoaded as error:
+        print(f"threadloom worker: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

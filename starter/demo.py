@@ -22,7 +22,7 @@ from starter.api import Threadloom
 from starter.devstack import StackInfo, dev_stack
 from starter.errors import TurnError
 from starter.settings import Settings
-from threads_client import ThreadsClient
+from threads_client import Assistant, ThreadsClient
 from workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 
@@ -33,10 +33,27 @@ async def dev_command(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with dev_stack(settings) as stack:
+        async with ThreadsClient(base_url=stack.threads_base_url, max_retries=0) as threads:
+            assistant = await demo_assistant(threads)
+        print(f"  assistant {assistant.id} (model {assistant.model}, {assistant.name!r})")
         print(f"threadloom dev stack is up (task queue {stack.task_queue!r}); Ctrl-C stops it.")
+        print(f'  try: threadloom send --assistant {assistant.id} "Hello"  (in another shell)')
         await stop.wait()
         print("stopping …")
     return 0
+
+
+DEMO_MODEL, DEMO_NAME = "echo", "threadloom demo"
+
+
+async def demo_assistant(threads: ThreadsClient) -> Assistant:
+    """The demo's assistant: the one an earlier `dev` or `demo` made on this server, else a new one."""
+    async for assistant in threads.assistants.list():
+        if (assistant.name, assistant.model) == (DEMO_NAME, DEMO_MODEL):
+            return assistant
+    return await threads.assistants.create(
+        model=DEMO_MODEL, name=DEMO_NAME, instructions="Answer briefly."
+    )
 
 
 @dataclass
@@ -102,10 +119,8 @@ async def demo_command(args: argparse.Namespace | None, settings: Settings) -> i
             )
         )
         async with ThreadsClient(base_url=stack.threads_base_url, max_retries=0) as threads:
-            assistant = await threads.assistants.create(
-                model="echo", name="threadloom demo", instructions="Answer briefly."
-            )
-            print(f"assistant {assistant.id} (model echo)")
+            assistant = await demo_assistant(threads)
+            print(f"assistant {assistant.id} (model {assistant.model})")
             problems = []
             for number, (title, turns) in enumerate(FLOWS, start=1):
                 print(f"\n[{number}/{len(FLOWS)}] {title}")

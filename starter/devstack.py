@@ -14,10 +14,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starter.settings import Settings
 from starter.temporal_binary import find_temporal_binary
+
+if TYPE_CHECKING:
+    from threads_server.settings import ServerSettings
 
 DEMO_TOOLS = "starter.demo_tools:registry"
 """The tools the embedded worker serves when `THREADLOOM_TOOLS` is not set."""
@@ -51,9 +55,38 @@ def port_is_free(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) != 0
 
 
-def _require_free(host: str, port: int, what: str, hint: str) -> None:
+def _require_free(host: str, port: int, what: str, settings: Settings) -> None:
     if not port_is_free(host, port):
-        raise DevStackError(f"port {port} on {host} is taken, so {what} cannot start there. {hint}")
+        raise DevStackError(
+            f"port {port} on {host} is taken, so {what} cannot start there.\n{port_settings(settings)}"
+        )
+
+
+def port_settings(settings: Settings) -> str:
+    """The settings that move each port of the embedded stack, with the values in force."""
+    temporal_host, temporal_port = _host_port(settings.temporal_address, 7233)
+    threads = urlsplit(settings.threads_base_url)
+    threads_host, threads_port = threads.hostname or "127.0.0.1", threads.port or 8700
+    rows = [
+        (
+            "Temporal dev server",
+            f"THREADLOOM_EMBEDDED_TEMPORAL=true THREADLOOM_TEMPORAL_ADDRESS="
+            f"{temporal_host}:{temporal_port}",
+        ),
+        ("Temporal UI", f"THREADLOOM_UI_PORT={settings.ui_port}  (or --ui-port)"),
+        (
+            "threads server",
+            f"THREADLOOM_EMBEDDED_THREADS_SERVER=true THREADLOOM_THREADS_BASE_URL="
+            f"http://{threads_host}:{threads_port}/v1",
+        ),
+    ]
+    lines = [f"  {name:<20} {values}" for name, values in rows]
+    return (
+        "Stop what listens there, or move that part to a free port with its settings:\n"
+        + "\n".join(lines)
+        + "\nTo use a Temporal or threads server that already runs there instead, set its address"
+        "\n(THREADLOOM_TEMPORAL_ADDRESS, THREADLOOM_THREADS_BASE_URL) without the EMBEDDED setting."
+    )
 
 
 async def _wait_for_port(
@@ -83,13 +116,8 @@ async def _serving(address: str) -> bool:
 async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
     """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`."""
     host, port = _host_port(settings.temporal_address, 7233)
-    _require_free(
-        host,
-        port,
-        "the Temporal dev server",
-        "Stop the other server, or set THREADLOOM_TEMPORAL_ADDRESS to use it.",
-    )
-    _require_free(host, settings.ui_port, "the Temporal UI", "Set THREADLOOM_UI_PORT to another port.")
+    _require_free(host, port, "the Temporal dev server", settings)
+    _require_free(host, settings.ui_port, "the Temporal UI", settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / "temporal.log"
     command = [
@@ -133,6 +161,31 @@ async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
                 await process.wait()
 
 
+def embedded_server_settings(settings: Settings, *, faults_enabled: bool = False) -> ServerSettings:
+    """The embedded threads server's settings: address from the base URL, the rest as `serve` reads."""
+    from threads_server.settings import ServerSettings
+
+    parts = urlsplit(settings.threads_base_url)
+    return ServerSettings(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 8700,
+        db_path=settings.home / "threads.db",
+        faults_enabled=faults_enabled,
+    )
+
+
+def responder_note(server: ServerSettings) -> str:
+    """Which responder answers runs, as the server's `auto` rule picks it (README, docs/server.md)."""
+    llm = server.llm
+    if server.responder == "echo" or (server.responder == "auto" and not llm.base_url):
+        return "echo responder: no THREADLOOM_LLM_BASE_URL set"
+    model = f", model {llm.model}" if llm.model else ", the assistant's model"
+    target = f"chat completions at {llm.base_url}{model}"
+    if server.responder == "auto":
+        return f"{target}; assistants on model 'echo' get the echo responder"
+    return target
+
+
 @contextlib.asynccontextmanager
 async def embedded_threads_server(
     settings: Settings, *, faults_enabled: bool = False
@@ -140,19 +193,11 @@ async def embedded_threads_server(
     """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
     from threads_server.app import create_app
     from threads_server.serving import build_server
-    from threads_server.settings import ServerSettings
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
-    _require_free(
-        host,
-        port,
-        "the threads server",
-        "Stop the other server, or set THREADLOOM_THREADS_BASE_URL to use it.",
-    )
-    server_settings = ServerSettings(
-        host=host, port=port, db_path=settings.home / "threads.db", faults_enabled=faults_enabled
-    )
+    _require_free(host, port, "the threads server", settings)
+    server_settings = embedded_server_settings(settings, faults_enabled=faults_enabled)
     server = build_server(create_app(server_settings), host, port, log_level="warning")
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -194,7 +239,8 @@ async def dev_stack(
             say(f"  Temporal at {temporal_address}, UI at {ui_url}")
         threads_base_url = settings.threads_base_url
         if start_threads:
-            say("starting the threads server (echo responder) …")
+            note = responder_note(embedded_server_settings(settings))
+            say(f"starting the threads server ({note}) …")
             threads_base_url = await stack.enter_async_context(
                 embedded_threads_server(settings, faults_enabled=faults_enabled)
             )

@@ -3,28 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
 from starter.api import Threadloom, validate_request
 from starter.errors import TurnError
 from starter.settings import Settings
-from threads_client import ThreadsClient, ThreadsError
+from starter.threads_api import create_thread, require_assistant, threads_client
+from workflows.contracts import TurnResult
+from workflows.conversation_contracts import (
+    STATUS_QUERY,
+    ConversationStatus,
+    conversation_workflow_id,
+)
 
 
 async def send_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the turn and print the reply (or, with `--json`, the whole `TurnResult`).
+    """Run the turn and print the reply (or, with `--json`, the thread id and the whole `TurnResult`).
 
-    Exit codes: 0 reply printed, 1 the turn failed (the error type is printed), 2 bad input.
+    The request and the assistant are checked first: a send that fails either writes nothing (no new
+    thread, no message). Exit codes: 0 reply printed, 1 the turn failed (the error type is printed),
+    2 bad input.
     """
+    try:
+        if args.conversation:
+            thread_id, result = await _send_to_conversation(args, settings)
+        else:
+            thread_id, result = await _send_turn(args, settings)
+    except TurnError as error:
+        print(f"{error.type}: {error.message}", file=sys.stderr)
+        return 2 if error.type == "InvalidRequest" else 1
+    if args.json:
+        print(json.dumps({"thread_id": thread_id, **result.model_dump(mode="json")}, indent=2))
+    else:
+        print(result.reply)
+    return 0
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {"instructions": args.instructions, "model": args.model}
-    if args.conversation:
-        return await _send_to_conversation(args, settings, overrides)
+    return {name: value for name, value in overrides.items() if value is not None}
+
+
+async def _send_turn(args: argparse.Namespace, settings: Settings) -> tuple[str, TurnResult]:
     fields: dict[str, object] = {
-        "thread_id": args.thread or "thread_new",
+        "thread_id": args.thread or "thread_new",  # stands in until the thread exists
         "assistant_id": args.assistant,
         "message": {"text": args.text},
-        "run": {name: value for name, value in overrides.items() if value is not None},
+        "run": _run_overrides(args),
     }
     if args.turn_key:
         fields["turn_key"] = args.turn_key
@@ -32,55 +59,37 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
         fields["tools"] = args.tool
     if args.deadline:
         fields["policy"] = {"run_deadline_seconds": args.deadline}
-    try:
-        request = validate_request(fields)  # before a new thread is created for it
+    request = validate_request(fields)
+    async with threads_client(settings) as client:
+        await require_assistant(client, args.assistant)
         if not args.thread:
-            request = request.model_copy(update={"thread_id": await _new_thread(settings)})
-        threadloom = await Threadloom.connect(settings)
-        result = await threadloom.run_turn(request)
-    except TurnError as error:
-        print(f"{error.type}: {error.message}", file=sys.stderr)
-        return 2 if error.type == "InvalidRequest" else 1
-    print(result.model_dump_json(indent=2) if args.json else result.reply)
-    return 0
+            thread_id = await create_thread(client)
+            print(f"new thread {thread_id}", file=sys.stderr)
+            request = request.model_copy(update={"thread_id": thread_id})
+    threadloom = await Threadloom.connect(settings)
+    return request.thread_id, await threadloom.run_turn(request)
 
 
 async def _send_to_conversation(
-    args: argparse.Namespace, settings: Settings, overrides: dict[str, str | None]
-) -> int:
+    args: argparse.Namespace, settings: Settings
+) -> tuple[str | None, TurnResult]:
     """`--conversation`: the turn goes to the conversation's workflow (update-with-start)."""
-    options: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    options = _run_overrides(args)
     if args.deadline:
         options["policy"] = {"run_deadline_seconds": args.deadline}
-    try:
-        threadloom = await Threadloom.connect(settings)
-        result = await threadloom.send(
-            args.conversation,
-            args.text,
-            assistant_id=args.assistant,
-            thread_id=args.thread,
-            turn_key=args.turn_key,
-            tools=args.tool,
-            **options,
-        )
-    except TurnError as error:
-        print(f"{error.type}: {error.message}", file=sys.stderr)
-        return 2 if error.type == "InvalidRequest" else 1
-    print(result.model_dump_json(indent=2) if args.json else result.reply)
-    return 0
-
-
-async def _new_thread(settings: Settings) -> str:
-    api_key = settings.threads_api_key.get_secret_value() if settings.threads_api_key else None
-    async with ThreadsClient(
-        base_url=settings.threads_base_url,
-        api_key=api_key,
-        azure_api_version=settings.threads_azure_api_version,
-    ) as client:
-        try:
-            thread = await client.threads.create()
-        except ThreadsError as error:
-            message = f"could not create a thread at {settings.threads_base_url}: {error}"
-            raise SystemExit(message) from error
-    print(f"new thread {thread.id}", file=sys.stderr)
-    return thread.id
+    async with threads_client(settings) as client:
+        await require_assistant(client, args.assistant)
+    threadloom = await Threadloom.connect(settings)
+    result = await threadloom.send(
+        args.conversation,
+        args.text,
+        assistant_id=args.assistant,
+        thread_id=args.thread,
+        turn_key=args.turn_key,
+        tools=args.tool,
+        **options,
+    )
+    # The conversation owns its thread; its status query names it.
+    handle = threadloom.client.get_workflow_handle(conversation_workflow_id(args.conversation))
+    status = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
+    return status.thread_id, result

@@ -1,4 +1,4 @@
-"""Validation of server responses against the spec excerpt in `../shared/reference`.
+"""Validation of server responses against the spec excerpt vendored in `docs/reference`.
 
 The excerpt is OpenAPI 3.1 with 3.0-style `nullable: true`; the reference's own `normalize_nullable.py`
 rewrites it (loaded from the reference directory, not copied), `RunObject.instructions` is made
@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference"
 SPEC_URI = "urn:threadloom:assistants-v2"
 LOCAL_URI = "urn:threadloom:local"
 

@@ -76,7 +76,8 @@ def validation_error(errors: list[Any]) -> APIError:
     """One 400 `APIError` describing the first problem pydantic found."""
     if not errors:
         return APIError("Invalid request.")
-    first = errors[0]
+    # Of a union's alternatives, the one that got furthest into the value says best what is wrong.
+    first = max(errors, key=lambda error: len(error.get("loc", ())))
     param = _param(tuple(first.get("loc", ())))
     kind = first.get("type", "")
     if kind == "missing":

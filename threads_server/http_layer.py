@@ -131,20 +131,20 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except APIError as error:  # raised outside the router, e.g. by the body limit
+        except APIError as refusal:  # raised outside the router, e.g. by the body limit
             if started:
                 raise
-            await send_envelope(send_with_headers, error)
+            await send_envelope(send_with_headers, refusal)
         except Exception:
             log.exception(
                 "unhandled error in %s %s (request id %s)", scope["method"], scope["path"], request_id
             )
             if started:
                 raise
-            error = APIError(
+            failure = APIError(
                 _SERVER_ERROR.format(request_id=request_id), status=500, type="server_error"
             )
-            await send_envelope(send_with_headers, error)
+            await send_envelope(send_with_headers, failure)
 
 
 class BodyLimitMiddleware:

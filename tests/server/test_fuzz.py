@@ -133,7 +133,7 @@ SLOTS = [
     ),
     Slot(
         "assistant.tool_resources",
-        json_values,
+        string_or_any,
         lambda v, a: {"model": "echo", "tool_resources": {"code_interpreter": {"file_ids": [v]}}},
         "assistant",
         ["tool_resources", "code_interpreter", "file_ids", 0],
@@ -147,7 +147,7 @@ SLOTS = [
     ),
     Slot(
         "thread.tool_resources",
-        json_values,
+        string_or_any,
         lambda v, a: {"tool_resources": {"file_search": {"vector_store_ids": [v]}}},
         "thread",
         ["tool_resources", "file_search", "vector_store_ids", 0],

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -150,9 +151,15 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """413 in the envelope for a request body over `max_bytes`, before the body is buffered.
 
-    A declared `content-length` over the limit is answered at once, unread; a chunked body is counted as
-    it arrives and refused as soon as it passes the limit (the route's read raises the 413).
+    A declared `content-length` over the limit is refused without buffering anything: the body is read
+    and thrown away for at most `DRAIN_SECONDS` (most clients, httpx and so the `openai` SDK among them,
+    read no answer before they finish sending, and would see a reset connection instead of the 413, and
+    retry), then answered, and the connection closed. A client that sent `Expect: 100-continue` is
+    answered at once, before it sends the body. A chunked body is counted as it arrives and refused as
+    soon as it passes the limit (the route's read raises the 413).
     """
+
+    DRAIN_SECONDS = 5.0
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -173,6 +180,8 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > self.max_bytes:
+                    if (b"expect", b"100-continue") not in scope["headers"]:
+                        await self._drain(receive)
                     await send_envelope(send, self._too_large(), [(b"connection", b"close")])
                     return
                 await self.app(scope, receive, send)  # uvicorn never delivers more than declared
@@ -189,3 +198,14 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counted, send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Discard the request body as it arrives, for at most `DRAIN_SECONDS`."""
+        try:
+            async with asyncio.timeout(self.DRAIN_SECONDS):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request" or not message.get("more_body", False):
+                        return
+        except TimeoutError:
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -150,3 +151,21 @@ async def test_a_100_megabyte_message_is_refused_by_the_defaults(tmp_path, spec:
             )
             refused(answer, 413, "larger than this server accepts (4194304 bytes)")
             assert (await client.get(path)).json()["data"] == []
+
+
+async def test_an_expect_100_continue_client_is_refused_before_it_sends(tmp_path) -> None:
+    """With `Expect: 100-continue` the 413 comes at once, and the client never sends the body."""
+    async with running_server(tmp_path, max_body_bytes=1000) as server:
+        host, port = server.root_url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(
+                b"POST /v1/threads HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                b"content-length: 5000000\r\nexpect: 100-continue\r\n\r\n"
+            )
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 413"), head
+            assert b"100 Continue" not in head
+        finally:
+            writer.close()

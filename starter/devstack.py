@@ -191,13 +191,19 @@ async def embedded_threads_server(
     settings: Settings, *, faults_enabled: bool = False
 ) -> AsyncIterator[str]:
     """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
+    from pydantic import ValidationError
+
     from threads_server.app import create_app
+    from threads_server.cli import settings_error
     from threads_server.serving import build_server
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
     _require_free(host, port, "the threads server", settings)
-    server_settings = embedded_server_settings(settings, faults_enabled=faults_enabled)
+    try:
+        server_settings = embedded_server_settings(settings, faults_enabled=faults_enabled)
+    except ValidationError as exc:  # e.g. a non-loopback THREADLOOM_THREADS_BASE_URL without a key
+        raise DevStackError(f"the threads server cannot start: {settings_error(exc)}") from None
     server = build_server(create_app(server_settings), host, port, log_level="warning")
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -16,13 +16,14 @@ from threads_server import (
     routes_steps,
     routes_threads,
 )
+from threads_server.auth import AuthMiddleware, warn_if_unauthenticated
 from threads_server.db import Database
 from threads_server.errors import install_error_handlers
 from threads_server.events import RunEvents
 from threads_server.faults import HttpFaultMiddleware, HttpFaults
 from threads_server.http_layer import (
-    AuthMiddleware,
-    ExtensionHeadersMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
     RequestStats,
     StatsMiddleware,
 )
@@ -33,6 +34,7 @@ from threads_server.responders.echo import EchoResponder
 from threads_server.runner import Runner
 from threads_server.services import Services
 from threads_server.settings import ServerSettings
+from threads_server.wire_json import WireJSONResponse
 
 log = logging.getLogger("threads_server")
 
@@ -45,6 +47,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_if_unauthenticated(settings.host, settings.api_key is not None)
         db = Database(settings.db_path)
         await db.open()
         responders: dict[str, Responder] = {"echo": EchoResponder()}
@@ -70,7 +73,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 await chat.aclose()
             await db.close()
 
-    app = FastAPI(title="threadloom Threads API", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="threadloom Threads API",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=WireJSONResponse,
+    )
     install_error_handlers(app)
     # routes_runs first: its `POST /threads/runs` must win over `POST /threads/{thread_id}`.
     for module in (
@@ -82,13 +90,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(routes_internal.router)
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    api_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
     advertised: list[tuple[str, str]] = []
     if settings.idempotency_retention_seconds > 0:
         advertised.append((ADVERTISE_HEADER, str(settings.idempotency_retention_seconds)))
-    # Added innermost first: stats (outermost) → extension headers → HTTP faults → auth → routes.
-    app.add_middleware(AuthMiddleware, api_key=api_key)
+    # Added innermost first, so a request meets: request id and last-resort 500 → stats → auth →
+    # HTTP faults (only authenticated requests consume one) → body limit → routes.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpFaultMiddleware, faults=faults, enabled=settings.faults_enabled)
-    app.add_middleware(ExtensionHeadersMiddleware, headers=advertised)
+    app.add_middleware(AuthMiddleware, api_key=api_key)
     app.add_middleware(StatsMiddleware, stats=stats)
+    app.add_middleware(RequestContextMiddleware, extension_headers=advertised)
     return app

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from threads_server.app import create_app
 from threads_server.serving import build_server
@@ -26,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--responder", choices=["auto", "echo", "chat_completions"], help="default: auto"
     )
     parser.add_argument("--faults", action="store_true", help="enable fault injection")
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without an API key (anyone who reaches it can use it)",
+    )
     return parser
 
 
@@ -41,17 +47,31 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         value = getattr(args, name)
         if value is not None:
             overrides[field] = value
-    if args.api_key:
+    if args.api_key is not None:
         overrides["api_key"] = SecretStr(args.api_key)
     if args.faults:
         overrides["faults_enabled"] = True
+    if args.insecure_no_auth:
+        overrides["insecure_no_auth"] = True
     return ServerSettings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_error(exc: ValidationError) -> str:
+    """The first problem of invalid server settings, as one line (no pydantic banner)."""
+    first = exc.errors()[0]
+    message = str(first.get("msg", exc)).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {message}" if where else message
 
 
 def serve_main(argv: list[str] | None = None) -> int:
     """Parse `argv`, serve until interrupted; returns the exit status."""
     args = build_parser().parse_args(argv)
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as exc:
+        print(f"threadloom serve: {settings_error(exc)}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     server = build_server(create_app(settings), settings.host, settings.port)
     print(f"threads server on http://{settings.host}:{settings.port}/v1 (db {settings.db_path})")

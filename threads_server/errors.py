@@ -13,9 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from threads_server.wire_json import WireJSONResponse
 
 
 class APIError(Exception):
@@ -52,10 +53,10 @@ def envelope(
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-def error_response(error: APIError) -> JSONResponse:
+def error_response(error: APIError) -> WireJSONResponse:
     """The HTTP answer for an `APIError`."""
     body = envelope(error.message, type=error.type, param=error.param, code=error.code)
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    return WireJSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 def _param(loc: tuple[Any, ...]) -> str | None:
@@ -75,7 +76,8 @@ def validation_error(errors: list[Any]) -> APIError:
     """One 400 `APIError` describing the first problem pydantic found."""
     if not errors:
         return APIError("Invalid request.")
-    first = errors[0]
+    # Of a union's alternatives, the one that got furthest into the value says best what is wrong.
+    first = max(errors, key=lambda error: len(error.get("loc", ())))
     param = _param(tuple(first.get("loc", ())))
     kind = first.get("type", "")
     if kind == "missing":
@@ -95,15 +97,15 @@ def validation_error(errors: list[Any]) -> APIError:
 def install_error_handlers(app: FastAPI) -> None:
     """Map `APIError`, validation errors and routing errors onto the envelope."""
 
-    async def on_api_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_api_error(_request: Request, exc: Exception) -> WireJSONResponse:
         assert isinstance(exc, APIError)
         return error_response(exc)
 
-    async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(_request: Request, exc: Exception) -> WireJSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
         return error_response(validation_error(list(exc.errors())))
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(_request: Request, exc: Exception) -> WireJSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             message = "Unknown request URL. Please check the URL for typos."

@@ -13,7 +13,6 @@ HTTP faults are queued with `POST /_threadloom/faults` and consumed by matching 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -21,7 +20,8 @@ from pydantic import Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threads_server.errors import envelope
-from threads_server.request_models import Strict
+from threads_server.request_tools import Strict
+from threads_server.wire_json import encode
 
 RUN_FAULT_KINDS = {"delay", "stall", "fail", "expire", "incomplete"}
 FAIL_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
@@ -183,7 +183,7 @@ async def _answer_fault(send: Send, action: str, retry_after: int) -> None:
         status = 500
         body = envelope("The server had an error (injected fault).", type="server_error")
         headers = []
-    payload = json.dumps(body).encode()
+    payload = encode(body)
     headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

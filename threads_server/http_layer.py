@@ -1,4 +1,4 @@
-"""The HTTP layer around the API: the request counter, extension headers and API-key authentication.
+"""The HTTP layer around the API: request ids and the last-resort 500, the request counter, body limit.
 
 `GET /_threadloom/stats` reports how many requests the server saw, per route template
 (`GET /v1/threads/{thread_id}/runs/{run_id}`); the benchmark uses it to count requests per turn.
@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
-import hmac
-import json
+import asyncio
+import logging
 import re
+import secrets
 from collections import Counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threads_server.errors import envelope
+from threads_server.errors import APIError, envelope
+from threads_server.wire_json import encode
+
+log = logging.getLogger("threads_server")
+REQUEST_ID_KEY = "threadloom.request_id"
 
 _ID_NAMES = {
     "thread": "thread_id",
@@ -64,69 +69,143 @@ class StatsMiddleware:
         await self.app(scope, receive, send)
 
 
-class ExtensionHeadersMiddleware:
-    """Adds fixed headers to every `/v1` answer (errors, faults and streams included).
+REQUEST_ID_HEADER = "x-request-id"
+_SERVER_ERROR = (
+    "The server had an error while processing your request. Sorry about that! "
+    "(Please include the request ID {request_id} if you report it.)"
+)
 
-    They let a client learn the server's additive extensions from any response, e.g.
-    `threadloom-idempotency-keys: <retention seconds>`.
+
+async def send_envelope(
+    send: Send, error: APIError, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer `error` in the envelope from ASGI code (outside FastAPI's handlers)."""
+    body = encode(envelope(error.message, type=error.type, param=error.param, code=error.code))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        *(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in error.headers.items()
+        ),
+        *(extra_headers or []),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """The outermost layer: a request id on every answer, and no 500 ever leaves as text/plain.
+
+    Every answer carries `x-request-id`; `/v1` answers also carry the fixed extension headers that let
+    a client learn the server's additive extensions (`threadloom-idempotency-keys: <seconds>`). An
+    exception nothing else handled is logged with the request id and answered 500 `server_error` in the
+    envelope (the database transaction it interrupted has rolled back: `Database.run`). If the answer
+    had already started (a stream), the connection is closed by the server instead.
     """
 
-    def __init__(self, app: ASGIApp, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, app: ASGIApp, extension_headers: list[tuple[str, str]]) -> None:
         self.app = app
-        self.headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        self.extension_headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in extension_headers
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if not self.headers or scope["type"] != "http" or not scope["path"].startswith("/v1"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})[REQUEST_ID_KEY] = request_id
+        added = [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+        if scope["path"].startswith("/v1"):
+            added += self.extension_headers
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except APIError as refusal:  # raised outside the router, e.g. by the body limit
+            if started:
+                raise
+            await send_envelope(send_with_headers, refusal)
+        except Exception:
+            log.exception(
+                "unhandled error in %s %s (request id %s)", scope["method"], scope["path"], request_id
+            )
+            if started:
+                raise
+            failure = APIError(
+                _SERVER_ERROR.format(request_id=request_id), status=500, type="server_error"
+            )
+            await send_envelope(send_with_headers, failure)
 
 
-class AuthMiddleware:
-    """401 for `/v1` requests without the configured key (`Authorization: Bearer` or `api-key`)."""
+class BodyLimitMiddleware:
+    """413 in the envelope for a request body over `max_bytes`, before the body is buffered.
 
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    A declared `content-length` over the limit is refused without buffering anything: the body is read
+    and thrown away for at most `DRAIN_SECONDS` (most clients, httpx and so the `openai` SDK among them,
+    read no answer before they finish sending, and would see a reset connection instead of the 413, and
+    retry), then answered, and the connection closed. A client that sent `Expect: 100-continue` is
+    answered at once, before it sends the body. A chunked body is counted as it arrives and refused as
+    soon as it passes the limit (the route's read raises the 413).
+    """
+
+    DRAIN_SECONDS = 5.0
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
-        self.api_key = api_key
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> APIError:
+        return APIError(
+            f"The request body is larger than this server accepts ({self.max_bytes} bytes).",
+            status=413,
+            code="request_too_large",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if self.api_key is None or scope["type"] != "http" or not scope["path"].startswith("/v1"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-        authorization = headers.get("authorization", "")
-        given = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-        given = given or headers.get("api-key", "").strip()
-        if given and hmac.compare_digest(given.encode(), self.api_key.encode()):
-            await self.app(scope, receive, send)
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    if (b"expect", b"100-continue") not in scope["headers"]:
+                        await self._drain(receive)
+                    await send_envelope(send, self._too_large(), [(b"connection", b"close")])
+                    return
+                await self.app(scope, receive, send)  # uvicorn never delivers more than declared
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Discard the request body as it arrives, for at most `DRAIN_SECONDS`."""
+        try:
+            async with asyncio.timeout(self.DRAIN_SECONDS):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request" or not message.get("more_body", False):
+                        return
+        except TimeoutError:
             return
-        message = (
-            "Incorrect API key provided."
-            if given
-            else "You didn't provide an API key. Provide it as 'Authorization: Bearer <key>'."
-        )
-        body = json.dumps(
-            envelope(message, type="invalid_request_error", code="invalid_api_key")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(body)),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

@@ -17,7 +17,6 @@ call `Idempotency.write` honour the header; requests with `"stream": true` pass 
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from fastapi import Request, Response
 
 from threads_server.db import Database
 from threads_server.errors import APIError
+from threads_server.wire_json import encode_text
 
 T = TypeVar("T")
 
@@ -54,10 +54,6 @@ class Replay:
 
     status: int
     body: str
-
-
-def _encode(body: Any) -> str:
-    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def purge_expired(conn: sqlite3.Connection, cutoff: float) -> int:
@@ -182,7 +178,7 @@ class Idempotency:
                 fingerprint.path,
                 fingerprint.body_sha256,
                 200,
-                _encode(respond(result)),
+                encode_text(respond(result)),
                 stamp,
             ),
         )

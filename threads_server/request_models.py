@@ -1,21 +1,26 @@
 """Request bodies, strict: unknown fields, wrong types and out-of-range values are rejected (400).
 
 The shapes follow the spec excerpt's `Create*Request` / `Modify*Request` schemas, which all say
-`additionalProperties: false`. `read_body` parses a request into one of these models.
+`additionalProperties: false`; tools, tool resources and response formats live in `request_tools`.
+Limits that are settings (message and instruction sizes, messages per thread) are read from the
+validation context, the server's `ServerSettings` (see `request_body.read_body`).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from threads_server.errors import APIError
-from threads_server.storage_rows import ListQuery
-
-M = TypeVar("M", bound=BaseModel)
+from threads_server.request_tools import (
+    NonEmpty,
+    ResponseFormat,
+    Strict,
+    Tool,
+    ToolChoice,
+    ToolResources,
+    limit,
+)
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -36,19 +41,21 @@ def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
 
 
 Metadata = Annotated[dict[str, str] | None, AfterValidator(_check_metadata)]
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 
-class Strict(BaseModel):
-    """Base of request models: no unknown fields, no type coercion."""
+def _check_chars(value: str | None, info: ValidationInfo, setting: str) -> str | None:
+    most = limit(info, setting)
+    if value is not None and len(value) > most:
+        raise ValueError(f"at most {most} characters are allowed, got {len(value)}")
+    return value
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+
+def _instructions(value: str | None, info: ValidationInfo) -> str | None:
+    return _check_chars(value, info, "max_instructions_chars")
 
 
-class Open(BaseModel):
-    """Nested objects the server stores as given (tool resources, JSON schemas)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
+Instructions = Annotated[str | None, AfterValidator(_instructions)]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class TextPart(Strict):
@@ -96,29 +103,26 @@ class CreateMessage(Strict):
     attachments: list[Attachment] | None = None
     metadata: Metadata = None
 
-
-class FunctionDef(Strict):
-    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class FunctionTool(Strict):
-    type: Literal["function"]
-    function: FunctionDef
-
-
-class CodeInterpreterTool(Strict):
-    type: Literal["code_interpreter"]
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, content: str | list[Any], info: ValidationInfo) -> str | list[Any]:
+        """The text of a message (all its text parts) is at most `max_message_chars`."""
+        if isinstance(content, str):
+            text = content
+        else:
+            text = "".join(part.text for part in content if isinstance(part, TextPart))
+        _check_chars(text, info, "max_message_chars")
+        return content
 
 
-class FileSearchTool(Strict):
-    type: Literal["file_search"]
-    file_search: Open | None = None
+def _room(messages: list[CreateMessage] | None, info: ValidationInfo) -> list[CreateMessage] | None:
+    most = limit(info, "max_messages_per_thread")
+    if messages is not None and len(messages) > most:
+        raise ValueError(f"a thread holds at most {most} messages, got {len(messages)}")
+    return messages
 
 
-Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
+Messages = Annotated[list[CreateMessage] | None, AfterValidator(_room)]
 
 
 class Truncation(Strict):
@@ -126,17 +130,6 @@ class Truncation(Strict):
     last_messages: Annotated[int, Field(ge=1)] | None = None
 
 
-class NamedFunction(Strict):
-    name: NonEmpty
-
-
-class NamedToolChoice(Strict):
-    type: Literal["function", "code_interpreter", "file_search"]
-    function: NamedFunction | None = None
-
-
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
-ResponseFormat = Literal["auto"] | Open
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(ge=0, le=1)]
 TokenLimit = Annotated[int, Field(ge=256)]
@@ -145,15 +138,15 @@ TokenLimit = Annotated[int, Field(ge=256)]
 class CreateThread(Strict):
     """`CreateThreadRequest`."""
 
-    messages: list[CreateMessage] | None = None
-    tool_resources: Open | None = None
+    messages: Messages = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata = None
 
 
 class ModifyThread(Strict):
     """`ModifyThreadRequest`."""
 
-    tool_resources: Open | None = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata = None
 
 
@@ -168,7 +161,7 @@ class RunOptions(Strict):
 
     assistant_id: NonEmpty
     model: str | None = None
-    instructions: str | None = None
+    instructions: Instructions = None
     tools: Annotated[list[Tool], Field(max_length=20)] | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
@@ -185,16 +178,16 @@ class RunOptions(Strict):
 class CreateRun(RunOptions):
     """`CreateRunRequest`."""
 
-    reasoning_effort: str | None = None
-    additional_instructions: str | None = None
-    additional_messages: list[CreateMessage] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    additional_instructions: Instructions = None
+    additional_messages: Messages = None
 
 
 class CreateThreadAndRun(RunOptions):
     """`CreateThreadAndRunRequest`."""
 
     thread: CreateThread | None = None
-    tool_resources: Open | None = None
+    tool_resources: ToolResources | None = None
 
 
 class ToolOutput(Strict):
@@ -215,52 +208,17 @@ class AssistantFields(Strict):
     model: NonEmpty | None = None
     name: Annotated[str, Field(max_length=256)] | None = None
     description: Annotated[str, Field(max_length=512)] | None = None
-    instructions: Annotated[str, Field(max_length=256_000)] | None = None
+    instructions: Instructions = None
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
-    tool_resources: Open | None = None
+    tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature | None = None
     top_p: TopP | None = None
     response_format: ResponseFormat | None = None
-    reasoning_effort: str | None = None
+    reasoning_effort: ReasoningEffort | None = None
 
 
 class CreateAssistant(AssistantFields):
     """Create assistant: `model` is required."""
 
     model: NonEmpty
-
-
-async def read_body(request: Request, model: type[M], *, allow_empty: bool = False) -> M:
-    """Parse the JSON body of `request` into `model`; errors become a 400 `APIError`."""
-    raw = await request.body()
-    if not raw.strip():
-        if not allow_empty:
-            raise APIError("The request body must be a JSON object.")
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise APIError(
-                "We could not parse the JSON body of your request. "
-                f"The API expects a JSON payload ({exc.__class__.__name__})."
-            ) from None
-    if not isinstance(data, dict):
-        raise APIError("The request body must be a JSON object.")
-    return model.model_validate(data)
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    """The fields the caller actually sent, as plain JSON values."""
-    return model.model_dump(mode="json", exclude_unset=True)
-
-
-async def list_query(
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
-    after: Annotated[str | None, Query()] = None,
-    before: Annotated[str | None, Query()] = None,
-) -> ListQuery:
-    """FastAPI dependency: the list parameters every list endpoint takes (async: no thread hop)."""
-    return ListQuery(limit=limit, order=order, after=after, before=before)

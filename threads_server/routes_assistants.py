@@ -7,13 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_assistants
-from threads_server.request_models import (
-    AssistantFields,
-    CreateAssistant,
-    dump,
-    list_query,
-    read_body,
-)
+from threads_server.request_body import dump, list_query, read_body
+from threads_server.request_models import AssistantFields, CreateAssistant
 from threads_server.services import Services, services
 from threads_server.storage_rows import ListQuery
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from threads_server.errors import APIError, not_found
 from threads_server.faults import HttpFault
-from threads_server.request_models import read_body
+from threads_server.request_body import read_body
 from threads_server.services import Services, services
 
 router = APIRouter(prefix="/_threadloom", tags=["threadloom"])

@@ -7,13 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_messages
-from threads_server.request_models import (
-    CreateMessage,
-    ModifyMetadata,
-    dump,
-    list_query,
-    read_body,
-)
+from threads_server.request_body import dump, list_query, read_body
+from threads_server.request_models import CreateMessage, ModifyMetadata
 from threads_server.services import Services, services
 from threads_server.storage_rows import ListQuery
 
@@ -25,7 +20,13 @@ Svc = Annotated[Services, Depends(services)]
 async def create_message(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | Response:
     """Add a message (400 while a run holds the thread lock; honours `Idempotency-Key`)."""
     body = await read_body(request, CreateMessage)
-    return await svc.idempotency.write(request, storage_messages.create_message, thread_id, dump(body))
+    return await svc.idempotency.write(
+        request,
+        storage_messages.create_message,
+        thread_id,
+        dump(body),
+        svc.settings.max_messages_per_thread,
+    )
 
 
 @router.get("/threads/{thread_id}/messages")

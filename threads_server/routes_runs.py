@@ -8,22 +8,21 @@ until it changes or the wait ends.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threads_server import storage_runs
+from threads_server import storage_messages, storage_runs
 from threads_server.errors import APIError
 from threads_server.events import TERMINAL_RUN_STATUSES, Event
+from threads_server.request_body import dump, list_query, read_body
 from threads_server.request_models import (
     CreateRun,
     CreateThreadAndRun,
     ModifyMetadata,
     SubmitToolOutputs,
-    dump,
-    list_query,
-    read_body,
 )
 from threads_server.services import Services, services
 from threads_server.storage_rows import ListQuery
@@ -71,6 +70,19 @@ def _start(
     return sse_response(subscription, prefix)
 
 
+def _create_run(
+    conn: sqlite3.Connection,
+    thread_id: str,
+    fields: dict[str, Any],
+    expiry_seconds: float,
+    max_messages: int,
+) -> dict[str, Any]:
+    """`storage_runs.create_run` after checking the thread has room for the additional messages."""
+    adding = len(fields.get("additional_messages") or [])
+    storage_messages.ensure_room(conn, thread_id, adding, max_messages)
+    return storage_runs.create_run(conn, thread_id, fields, expiry_seconds)
+
+
 def _run_of(created: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     return created[1]
 
@@ -110,10 +122,11 @@ async def create_run(thread_id: str, request: Request, svc: Svc) -> dict[str, An
     body = await read_body(request, CreateRun)
     run = await svc.idempotency.write(
         request,
-        storage_runs.create_run,
+        _create_run,
         thread_id,
         dump(body),
         svc.settings.run_expiry_seconds,
+        svc.settings.max_messages_per_thread,
         enabled=not body.stream,
     )
     if isinstance(run, Response):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from threads_server import storage_runs, storage_steps
-from threads_server.request_models import list_query
+from threads_server.request_body import list_query
 from threads_server.services import Services, services
 from threads_server.storage_rows import ListQuery
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from threads_server import storage_threads
-from threads_server.request_models import CreateThread, ModifyThread, dump, read_body
+from threads_server.request_body import dump, read_body
+from threads_server.request_models import CreateThread, ModifyThread
 from threads_server.services import Services, services
 
 router = APIRouter(tags=["threads"])

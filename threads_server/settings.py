@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from threads_server.auth import exposure_problem
 
 ResponderName = Literal["auto", "echo", "chat_completions"]
 
@@ -36,7 +38,12 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     db_path: Path = Path(".threadloom/threads.db")
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(
+        default=None, description="when set, every route but the health check needs it"
+    )
+    insecure_no_auth: bool = Field(
+        default=False, description="allow a non-loopback host without an API key (logged loudly)"
+    )
     responder: ResponderName = Field(
         default="auto",
         description="auto: `echo` unless a model is configured and the run's model is not `echo`",
@@ -51,4 +58,34 @@ class ServerSettings(BaseSettings):
         description="how long an `Idempotency-Key` is remembered; 0 turns the extension off",
     )
     stream_delta_words: int = Field(default=4, description="words per streamed message delta")
+    # Limits on what a request may hold (docs/server.md, "Limits"); over them a request is refused
+    # with 400 (413 for the body size) and writes nothing.
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="request body size; 413 past it, before buffering"
+    )
+    max_json_depth: int = Field(default=64, ge=2, description="nesting of arrays/objects in a body")
+    max_message_chars: int = Field(
+        default=256_000, ge=1, description="text of one message (all its text parts)"
+    )
+    max_instructions_chars: int = Field(
+        default=256_000, ge=1, description="`instructions` / `additional_instructions`"
+    )
+    max_tool_chars: int = Field(
+        default=65_536,
+        ge=1,
+        description="one function definition, or one response-format JSON schema, as JSON",
+    )
+    max_messages_per_thread: int = Field(default=100_000, ge=1, description="messages on a thread")
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @model_validator(mode="after")
+    def _secure_by_default(self) -> ServerSettings:
+        """An empty key is a mistake, not "no auth"; no key means loopback only (see `auth`)."""
+        if self.api_key is not None and not self.api_key.get_secret_value().strip():
+            raise ValueError(
+                "THREADLOOM_SERVER_API_KEY (--api-key) is set but empty; give a key, or unset it"
+            )
+        problem = exposure_problem(self.host, self.api_key is not None, self.insecure_no_auth)
+        if problem:
+            raise ValueError(problem)
+        return self

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 from threads_server.errors import APIError, not_found
 from threads_server.ids import new_id, now
 from threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threads_server.wire_json import decode_stored
 
 ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
 
@@ -83,12 +83,28 @@ def insert_message(conn: sqlite3.Connection, thread_id: str, fields: dict[str, A
     return message
 
 
-def create_message(conn: sqlite3.Connection, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Add a message unless a run holds the thread lock."""
+def ensure_room(conn: sqlite3.Connection, thread_id: str, adding: int, most: int) -> None:
+    """400 unless the thread can take `adding` more messages without passing `most`."""
+    if adding <= 0:
+        return
+    # Counting the thread's index entries is cheap next to the write (see docs/server.md, Limits).
+    held = conn.execute("SELECT COUNT(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()[0]
+    if held + adding > most:
+        raise APIError(
+            f"Thread {thread_id} already has {held} messages; a thread holds at most {most}.",
+            code="thread_message_limit",
+        )
+
+
+def create_message(
+    conn: sqlite3.Connection, thread_id: str, fields: dict[str, Any], max_messages: int
+) -> dict[str, Any]:
+    """Add a message unless a run holds the thread lock or the thread is full."""
     _require_thread(conn, thread_id)
     run_id = active_run_id(conn, thread_id)
     if run_id is not None:
         raise APIError(f"Can't add messages to {thread_id} while a run {run_id} is active.")
+    ensure_room(conn, thread_id, 1, max_messages)
     return insert_message(conn, thread_id, fields)
 
 
@@ -139,7 +155,7 @@ def thread_messages(conn: sqlite3.Connection, thread_id: str) -> list[dict[str, 
     rows = conn.execute(
         "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
     ).fetchall()
-    return [json.loads(row[0]) for row in rows]
+    return [decode_stored(row[0]) for row in rows]
 
 
 def _require_thread(conn: sqlite3.Connection, thread_id: str) -> None:

@@ -1,17 +1,19 @@
 """Row helpers shared by the `storage_*` modules: objects are stored as their JSON wire form.
 
 Each table has an autoincrement `seq` that gives the list order (timestamps have one-second resolution,
-so they cannot), an `id`, a few indexed columns, and `body`, the object exactly as the API returns it.
+so they cannot), an `id`, a few indexed columns, and `body`, the object exactly as the API returns it,
+written by the same strict encoder as the answers (`wire_json`): a value no answer could carry fails
+the write, inside its transaction, instead of every later read.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from threads_server.errors import APIError
+from threads_server.wire_json import decode_stored, encode_text
 
 Order = Literal["asc", "desc"]
 
@@ -29,13 +31,13 @@ class ListQuery:
 def load(conn: sqlite3.Connection, table: str, object_id: str) -> dict[str, Any] | None:
     """The stored object with this id, or None."""
     row = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (object_id,)).fetchone()
-    return json.loads(row[0]) if row else None
+    return decode_stored(row[0]) if row else None
 
 
 def insert(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns: Any) -> None:
     """Insert `obj` (its `id` and `body`) with extra indexed `columns`."""
     names = ["id", "body", *columns]
-    values = [obj["id"], json.dumps(obj), *columns.values()]
+    values = [obj["id"], encode_text(obj), *columns.values()]
     marks = ", ".join("?" for _ in names)
     conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
 
@@ -43,7 +45,7 @@ def insert(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns:
 def save(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns: Any) -> None:
     """Overwrite the stored body of `obj` (and the given indexed `columns`)."""
     sets = ", ".join(f"{name} = ?" for name in ["body", *columns])
-    values = [json.dumps(obj), *columns.values(), obj["id"]]
+    values = [encode_text(obj), *columns.values(), obj["id"]]
     conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", values)
 
 
@@ -83,7 +85,7 @@ def list_page(
     rows = rows[: query.limit]
     if backwards:
         rows.reverse()
-    data = [json.loads(row[0]) for row in rows]
+    data = [decode_stored(row[0]) for row in rows]
     return {
         "object": "list",
         "data": data,

@@ -24,6 +24,7 @@ from threads_server.storage_messages import (
 from threads_server.storage_rows import ListQuery, insert, list_page
 from threads_server.storage_steps import load_step, save_step
 from threads_server.storage_threads import create_thread, get_thread
+from threads_server.wire_json import encode_text
 
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
@@ -38,7 +39,7 @@ def save_run(conn: sqlite3.Connection, run: dict[str, Any], state: dict[str, Any
     """Overwrite the run's body, status and state."""
     conn.execute(
         "UPDATE runs SET body = ?, status = ?, state = ? WHERE id = ?",
-        (json.dumps(run), run["status"], json.dumps(state), run["id"]),
+        (encode_text(run), run["status"], encode_text(state), run["id"]),
     )
 
 
@@ -104,7 +105,7 @@ def create_run(
         insert_message(conn, thread_id, message)
     run = _new_run(thread_id, assistant, fields, expiry_seconds)
     state = {"deadline": time.time() + expiry_seconds, "usage": dict(ZERO_USAGE), "rounds": []}
-    insert(conn, "runs", run, thread_id=thread_id, status=run["status"], state=json.dumps(state))
+    insert(conn, "runs", run, thread_id=thread_id, status=run["status"], state=encode_text(state))
     return run
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi.responses import StreamingResponse
 
 from threads_server.events import Event, Subscription
+from threads_server.wire_json import encode
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 
 def sse(event: str, data: Any) -> bytes:
     """One framed event."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return b"event: %s\ndata: %s\n\n" % (event.encode(), encode(data))
 
 
 async def _frames(subscription: Subscription, prefix: list[Event]) -> AsyncIterator[bytes]:

@@ -57,7 +57,10 @@ ASSISTANT_SCHEMAS: dict[str, Any] = {
             "model": {"type": "string"},
             "instructions": _NULLABLE_STRING,
             "tools": {"type": "array", "maxItems": 128, "items": _TOOL},
-            "tool_resources": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            # An assistant's tool resources have the shape of a thread's (OpenAI's AssistantObject).
+            "tool_resources": {
+                "$ref": f"{SPEC_URI}#/components/schemas/ThreadObject/properties/tool_resources"
+            },
             "metadata": {"$ref": f"{SPEC_URI}#/components/schemas/Metadata"},
             "temperature": _NULLABLE_NUMBER,
             "top_p": _NULLABLE_NUMBER,

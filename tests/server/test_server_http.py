@@ -118,8 +118,25 @@ async def test_api_key_is_required_when_configured(tmp_path, spec: SpecValidator
                 params={"api-version": "2024-05-01-preview"},
             )
             assert azure.status_code == 200
-            # The threadloom endpoints stay outside auth.
-            assert (await client.get(f"{server.root_url}/_threadloom/stats")).status_code == 200
+            # Every route but the health check needs the key, the threadloom controls included.
+            root = server.root_url
+            assert (await client.get(f"{root}/_threadloom/health")).status_code == 200
+            for method, path in (
+                ("GET", "/_threadloom/stats"),
+                ("POST", "/_threadloom/stats/reset"),
+                ("POST", "/_threadloom/faults"),
+                ("GET", "/openapi.json"),
+                ("GET", "/docs"),
+                ("GET", "/redoc"),
+                ("GET", "/no/such/route"),
+            ):
+                refused = await client.request(method, f"{root}{path}")
+                assert refused.status_code == 401, path
+                assert refused.json()["error"]["code"] == "invalid_api_key", path
+            keyed = {"Authorization": "Bearer sekret"}
+            stats = await client.get(f"{root}/_threadloom/stats", headers=keyed)
+            assert stats.status_code == 200
+            assert (await client.get(f"{root}/openapi.json", headers=keyed)).status_code == 200
 
 
 async def test_request_counter(tmp_path, spec: SpecValidator) -> None:

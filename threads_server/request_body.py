@@ -1,0 +1,54 @@
+"""The one request decoder: every route reads its JSON body through `read_body`.
+
+`wire_json.decode_body` turns the bytes into JSON values (400 for what is not JSON, or not storable),
+then the route's model validates them with the server's settings as context, so the limits that are
+settings apply in every route alike. The body size itself is bounded earlier, by
+`http_layer.BodyLimitMiddleware`, before the body is buffered.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Query, Request
+from pydantic import BaseModel
+
+from threads_server.errors import APIError
+from threads_server.settings import ServerSettings
+from threads_server.storage_rows import ListQuery
+from threads_server.wire_json import InvalidBody, decode_body
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: Request, model: type[M], *, allow_empty: bool = False) -> M:
+    """Parse the JSON body of `request` into `model`; errors become a 400 `APIError`."""
+    settings: ServerSettings = request.app.state.services.settings
+    raw = await request.body()
+    if not raw.strip():
+        if not allow_empty:
+            raise APIError("The request body must be a JSON object.")
+        data: Any = {}
+    else:
+        try:
+            data = decode_body(raw, max_depth=settings.max_json_depth)
+        except InvalidBody as exc:
+            raise APIError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise APIError("The request body must be a JSON object.")
+    return model.model_validate(data, context=settings)
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """The fields the caller actually sent, as plain JSON values under their wire names."""
+    return model.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+
+async def list_query(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    after: Annotated[str | None, Query()] = None,
+    before: Annotated[str | None, Query()] = None,
+) -> ListQuery:
+    """FastAPI dependency: the list parameters every list endpoint takes (async: no thread hop)."""
+    return ListQuery(limit=limit, order=order, after=after, before=before)

@@ -51,4 +51,13 @@ class ServerSettings(BaseSettings):
         description="how long an `Idempotency-Key` is remembered; 0 turns the extension off",
     )
     stream_delta_words: int = Field(default=4, description="words per streamed message delta")
+    stream_queue_max_events: int = Field(
+        default=1000, ge=1, description="events a stream may fall behind before its deltas wait"
+    )
+    stream_stall_seconds: float = Field(
+        default=10.0, gt=0, description="how long a full stream may stall before it is dropped"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=5.0, ge=0, description="on SIGTERM, how long executing runs get to finish"
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -58,12 +58,27 @@ class ToolCalls:
 
 
 class ResponderError(Exception):
-    """The responder failed; `code` is a run `last_error.code`."""
+    """The responder failed; `code` is a run `last_error.code`.
 
-    def __init__(self, code: str, message: str) -> None:
+    `retry_after` (seconds) is how long the backend asked callers to wait (`rate_limit_exceeded`).
+    """
+
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+    def last_error(self) -> dict[str, Any]:
+        """The run's `last_error`; a wait the backend asked for is in `retry_after_seconds`.
+
+        `retry_after_seconds` is a threadloom extension of the spec's `{code, message}` (clients
+        keep unknown fields): the engine waits that long before it starts another run.
+        """
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retry_after_seconds"] = self.retry_after
+        return error
 
 
 class Responder(Protocol):

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
-import sqlite3
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -28,7 +26,6 @@ from threads_server import storage_runs
 from threads_server.db import Database
 from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
 from threads_server.expiry import Expiries
-from threads_server.faults import RunFault, parse_run_fault
 from threads_server.finish_times import FinishTimes
 from threads_server.responders import (
     Reply,
@@ -36,20 +33,13 @@ from threads_server.responders import (
     ResponderError,
     ResponderInput,
     ToolCalls,
-    ToolRound,
 )
+from threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threads_server.settings import ServerSettings
 
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
 SHUTDOWN_ERROR = {"code": "server_error", "message": "Run interrupted by a server shutdown."}
-
-
-def text_chunks(text: str, words_per_chunk: int) -> list[str]:
-    """Split `text` into deltas of a few words; joined, they give `text` back exactly."""
-    pieces = re.split(r"(?<=\s)(?=\S)", text)
-    size = max(1, words_per_chunk)
-    return ["".join(pieces[i : i + size]) for i in range(0, len(pieces), size)] or [""]
 
 
 class Runner:
@@ -232,7 +222,7 @@ class Runner:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            begun = await self._db.run(_begin, run_id, self._settings.faults_enabled)
+            begun = await self._db.run(progress.begin_with_fault, run_id, self._settings.faults_enabled)
             if begun is None:
                 return
             run, fault = begun
@@ -274,20 +264,7 @@ class Runner:
         run, state, _assistant, messages = await self._db.run(progress.context, run_id)
         if run["status"] != "in_progress":
             return None
-        request = ResponderInput(
-            model=run["model"],
-            instructions=run["instructions"] or "",
-            messages=messages,
-            tools=run["tools"],
-            rounds=[ToolRound(calls=r["calls"]) for r in state["rounds"]],
-            temperature=run["temperature"],
-            top_p=run["top_p"],
-            max_prompt_tokens=run["max_prompt_tokens"],
-            max_completion_tokens=run["max_completion_tokens"],
-            tool_choice=run["tool_choice"],
-            parallel_tool_calls=run["parallel_tool_calls"],
-            response_format=run["response_format"],
-        )
+        request = ResponderInput.of_run(run, state, messages)
         started = time.monotonic()
         result = await self._responder(run["model"]).respond(request)
         log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
@@ -298,19 +275,8 @@ class Runner:
         if done is None:
             return
         step, run = done
-        # The step is announced without its calls, which follow as deltas: the SDKs add each delta
-        # onto the announced step, so a call in both would arrive doubled (`call_Xcall_X`).
-        calls = step["step_details"]["tool_calls"]
-        announced = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
-        self._events.publish(run_id, "thread.run.step.created", announced)
-        self._events.publish(run_id, "thread.run.step.in_progress", announced)
-        for index, call in enumerate(calls):
-            delta = {"step_details": {"type": "tool_calls", "tool_calls": [{**call, "index": index}]}}
-            self._events.publish(
-                run_id,
-                "thread.run.step.delta",
-                {"id": step["id"], "object": "thread.run.step.delta", "delta": delta},
-            )
+        for name, data in tool_call_events(step):
+            self._events.publish(run_id, name, data)
         self._publish_run(run)
 
     async def _reply(self, run_id: str, reply: Reply, reason: str | None) -> None:
@@ -332,12 +298,7 @@ class Runner:
         self._events.publish(run_id, "thread.message.in_progress", message)
         for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
             await self._events.room(run_id)
-            part = {"index": 0, "type": "text", "text": {"value": chunk, "annotations": []}}
-            self._events.publish(
-                run_id,
-                "thread.message.delta",
-                {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}},
-            )
+            self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
         done = await self._db.run(
             progress.complete_reply, run_id, step, message, reply.text, reply.usage, reason
         )
@@ -349,17 +310,3 @@ class Runner:
         self._events.publish(run_id, "thread.run.step.completed", step)
         self._expiries.stop(run_id)
         self._publish_run(run)
-
-
-def _begin(
-    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
-) -> tuple[dict[str, Any], RunFault | None] | None:
-    """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
-    run = progress.begin(conn, run_id)
-    if run is None or not faults_enabled:
-        return None if run is None else (run, None)
-    assistant_metadata = progress.assistant_metadata(conn, run["assistant_id"])
-    fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata)
-    if fault is None or not progress.claim_fault(conn, run["thread_id"], fault.raw, fault.times):
-        return run, None
-    return run, fault

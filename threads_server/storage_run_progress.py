@@ -13,6 +13,7 @@ from typing import Any
 
 from threads_server import storage_threads
 from threads_server.expiry import is_due
+from threads_server.faults import RunFault, parse_run_fault
 from threads_server.ids import new_id, now
 from threads_server.storage_assistants import get_assistant
 from threads_server.storage_messages import (
@@ -280,3 +281,16 @@ def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str,
         return dict(get_assistant(conn, assistant_id).get("metadata") or {})
     except Exception:
         return {}
+
+
+def begin_with_fault(
+    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
+) -> tuple[dict[str, Any], RunFault | None] | None:
+    """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
+    run = begin(conn, run_id)
+    if run is None or not faults_enabled:
+        return None if run is None else (run, None)
+    fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata(conn, run["assistant_id"]))
+    if fault is None or not claim_fault(conn, run["thread_id"], fault.raw, fault.times):
+        return run, None
+    return run, fault

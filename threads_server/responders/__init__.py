@@ -39,6 +39,26 @@ class ResponderInput:
     parallel_tool_calls: bool = True
     response_format: Any = "auto"
 
+    @classmethod
+    def of_run(
+        cls, run: dict[str, Any], state: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> ResponderInput:
+        """The input for `run` (its stored `state` holds the tool rounds) over `messages`."""
+        return cls(
+            model=run["model"],
+            instructions=run["instructions"] or "",
+            messages=messages,
+            tools=run["tools"],
+            rounds=[ToolRound(calls=r["calls"]) for r in state["rounds"]],
+            temperature=run["temperature"],
+            top_p=run["top_p"],
+            max_prompt_tokens=run["max_prompt_tokens"],
+            max_completion_tokens=run["max_completion_tokens"],
+            tool_choice=run["tool_choice"],
+            parallel_tool_calls=run["parallel_tool_calls"],
+            response_format=run["response_format"],
+        )
+
 
 @dataclass(frozen=True)
 class Reply:

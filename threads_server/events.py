@@ -34,6 +34,10 @@ def error_data(message: str, code: str, error_type: str = "server_error") -> dic
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
+def _is_run_event(event: str) -> bool:
+    return event.startswith("thread.run.") and not event.startswith("thread.run.step")
+
+
 class Event:
     """One stream event: `event` name and its data, frozen as JSON text when created.
 
@@ -55,7 +59,7 @@ class Event:
     @property
     def is_run(self) -> bool:
         """A `thread.run.<status>` event (not a step event), whose data is the run."""
-        return self.event.startswith("thread.run.") and not self.event.startswith("thread.run.step")
+        return _is_run_event(self.event)
 
     @property
     def ends_stream(self) -> bool:
@@ -86,10 +90,9 @@ class Subscription:
             self._room.set()
         return event
 
-    def put(self, event: Event) -> None:
-        """Enqueue an event unless it is filtered out."""
-        if not self.runs_only or event.is_run or event.event == "error":
-            self.queue.put_nowait(event)
+    def wants(self, event: str) -> bool:
+        """Whether this subscription takes events named `event` (`runs_only`: run objects only)."""
+        return not self.runs_only or event == "error" or _is_run_event(event)
 
     @property
     def full(self) -> bool:
@@ -157,11 +160,12 @@ class RunEvents:
 
     def publish(self, run_id: str, event: str, data: Any, *, gone: bool = False) -> None:
         """Deliver a snapshot of `data` to every current subscriber of `run_id`."""
-        subscribers = self._subscribers.get(run_id)
-        if subscribers:
+        # Encoded only if someone takes it: a long-poll alone does not pay for every delta.
+        wanted = [sub for sub in self._subscribers.get(run_id, ()) if sub.wants(event)]
+        if wanted:
             frozen = Event(event, data, gone=gone)
-            for subscription in list(subscribers):
-                subscription.put(frozen)
+            for subscription in wanted:
+                subscription.queue.put_nowait(frozen)
 
     async def room(self, run_id: str) -> None:
         """Wait while a subscriber of `run_id` is `max_events` behind; drop it after the stall."""

@@ -7,43 +7,18 @@ import json
 import socket
 import sqlite3
 import time
-from typing import Any
 
 import httpx
 
-from tests.server.helpers import ECHO_TOOLS, parse_sse
+from tests.server.helpers import (
+    new_assistant,
+    new_thread,
+    parse_sse,
+    wait_until,
+    waiting_run,
+)
 from threads_server.db import SCHEMA, Database
 from threads_server.testing import ServerHandle, running_server
-
-
-async def _thread(client: httpx.AsyncClient, text: str) -> str:
-    body = {"messages": [{"role": "user", "content": text}]}
-    return str((await client.post("/threads", json=body)).json()["id"])
-
-
-async def _assistant(client: httpx.AsyncClient) -> str:
-    body = {"model": "echo", "tools": ECHO_TOOLS}
-    return str((await client.post("/assistants", json=body)).json()["id"])
-
-
-async def _until(check: Any, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"gave up after {seconds} s waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
-async def _waiting_run(client: httpx.AsyncClient, assistant_id: str) -> dict[str, Any]:
-    thread_id = await _thread(client, "/tool lookup")
-    run = (await client.post(f"/threads/{thread_id}/runs", json={"assistant_id": assistant_id})).json()
-    got: dict[str, Any] = (
-        await client.get(
-            f"/threads/{thread_id}/runs/{run['id']}",
-            params={"wait_ms": 5000, "if_status": "queued,in_progress"},
-        )
-    ).json()
-    assert got["status"] == "requires_action"
-    return got
 
 
 def _subscribers(server: ServerHandle) -> int:
@@ -53,8 +28,8 @@ def _subscribers(server: ServerHandle) -> int:
 async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(tmp_path) -> None:
     async with running_server(tmp_path, faults_enabled=True) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-            assistant_id = await _assistant(client)
-            thread_id = await _thread(client, "stall")
+            assistant_id = await new_assistant(client)
+            thread_id = await new_thread(client, "stall")
             body = {"assistant_id": assistant_id, "stream": True, "metadata": {"fault": "stall"}}
             async with client.stream("POST", f"/threads/{thread_id}/runs", json=body) as stream:
                 lines = stream.aiter_lines()
@@ -63,10 +38,10 @@ async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(tmp_path
                 poll = asyncio.ensure_future(
                     client.get(f"/threads/{thread_id}/runs/{run_id}", params={"wait_ms": 10_000})
                 )
-                waiting = await _waiting_run(client, assistant_id)
+                waiting = await waiting_run(client, assistant_id)
                 runner = server.app.state.services.runner
                 assert runner.pending_expiries == 2
-                await _until(lambda: _subscribers(server) == 2, "the long-poll to subscribe")
+                await wait_until(lambda: _subscribers(server) == 2, "the long-poll to subscribe")
                 started = time.monotonic()
                 for tid in (thread_id, waiting["thread_id"]):
                     assert (await client.delete(f"/threads/{tid}")).status_code == 200
@@ -86,7 +61,7 @@ async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(tmp_path
 async def test_a_run_waiting_at_expires_at_is_expired_and_refuses_outputs(tmp_path) -> None:
     async with running_server(tmp_path, run_expiry_seconds=2) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-            run = await _waiting_run(client, await _assistant(client))
+            run = await waiting_run(client, await new_assistant(client))
             (call,) = run["required_action"]["submit_tool_outputs"]["tool_calls"]
             await asyncio.sleep(max(0.0, run["expires_at"] - time.time()))
             late = await client.post(
@@ -120,8 +95,8 @@ async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(tmp_path) 
     async with running_server(tmp_path, **settings) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             text = " ".join(f"w{i}" for i in range(20_000))
-            thread_id = await _thread(client, text)
-            body = json.dumps({"assistant_id": await _assistant(client), "stream": True}).encode()
+            thread_id = await new_thread(client, text)
+            body = json.dumps({"assistant_id": await new_assistant(client), "stream": True}).encode()
         # A reader with a small receive buffer that stops reading: the server cannot push it all.
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -153,21 +128,21 @@ async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(tmp_path) 
 async def test_disconnected_streams_and_long_polls_unsubscribe(tmp_path) -> None:
     async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=10_000) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-            assistant_id = await _assistant(client)
-            thread_id = await _thread(client, "stall")
+            assistant_id = await new_assistant(client)
+            thread_id = await new_thread(client, "stall")
             body = {"assistant_id": assistant_id, "stream": True, "metadata": {"fault": "stall"}}
             async with client.stream("POST", f"/threads/{thread_id}/runs", json=body) as stream:
                 lines = stream.aiter_lines()
                 await anext(lines)
                 run_id = json.loads((await anext(lines)).removeprefix("data: "))["id"]
                 assert _subscribers(server) == 1
-            await _until(lambda: _subscribers(server) == 0, "the closed stream to unsubscribe")
+            await wait_until(lambda: _subscribers(server) == 0, "the closed stream to unsubscribe")
             path = f"/threads/{thread_id}/runs/{run_id}"
             try:
                 await client.get(path, params={"wait_ms": 10_000}, timeout=0.5)
             except httpx.ReadTimeout:
                 pass
-            await _until(lambda: _subscribers(server) == 0, "the gone long-poll to unsubscribe", 3)
+            await wait_until(lambda: _subscribers(server) == 0, "the gone long-poll to unsubscribe", 3)
 
 
 async def test_a_database_made_before_the_steps_index_gets_it(tmp_path) -> None:

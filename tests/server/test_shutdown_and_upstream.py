@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,10 +18,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from tests.server.helpers import Api, parse_sse
-from tests.server.test_run_lifecycle import _assistant, _thread, _until, _waiting_run
+from tests.server.helpers import Api, new_assistant, new_thread, parse_sse, wait_until, waiting_run
 from threads_server.settings import LLMSettings
-from threads_server.testing import _free_port, serve
+from threads_server.testing import serve
 
 
 @pytest.fixture
@@ -60,6 +60,12 @@ async def test_upstream_4xx_is_invalid_prompt_and_429_carries_retry_after(make_a
             assert steps["data"] == []
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "THREADLOOM_SERVER_SHUTDOWN_GRACE_SECONDS": "1"}
     args = ["--db", str(db), "--port", str(port), "--faults"]
@@ -79,14 +85,14 @@ async def _ready(client: httpx.AsyncClient) -> None:
 
 
 async def test_sigterm_ends_streams_and_keeps_waiting_runs(tmp_path) -> None:
-    db, port = tmp_path / "threads.db", _free_port("127.0.0.1")
+    db, port = tmp_path / "threads.db", _free_port()
     process = _start_server(db, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v1", timeout=30) as client:
             await _ready(client)
-            assistant_id = await _assistant(client)
-            waiting = await _waiting_run(client, assistant_id)
-            thread_id = await _thread(client, "stall")
+            assistant_id = await new_assistant(client)
+            waiting = await waiting_run(client, assistant_id)
+            thread_id = await new_thread(client, "stall")
             body = {"assistant_id": assistant_id, "stream": True, "metadata": {"fault": "stall"}}
             async with client.stream("POST", f"/threads/{thread_id}/runs", json=body) as stream:
                 lines = stream.aiter_lines()
@@ -127,4 +133,4 @@ async def test_sigterm_ends_streams_and_keeps_waiting_runs(tmp_path) -> None:
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            await _until(lambda: process.poll() is not None, "the server to stop", 15)
+            await wait_until(lambda: process.poll() is not None, "the server to stop", 15)

@@ -162,3 +162,17 @@ async def test_a_database_made_before_the_steps_index_gets_it(tmp_path) -> None:
     finally:
         await db.close()
     assert any("steps_thread" in str(row) for row in plan), plan
+
+
+async def test_a_restart_rearms_the_expiry_of_a_waiting_run(tmp_path) -> None:
+    db = tmp_path / "threads.db"
+    async with running_server(db, run_expiry_seconds=2) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            run = await waiting_run(client, await new_assistant(client))
+    async with running_server(db, run_expiry_seconds=2) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            path = f"/threads/{run['thread_id']}/runs/{run['id']}"
+            assert (await client.get(path)).json()["status"] == "requires_action"
+            held = await client.get(path, params={"wait_ms": 5000, "if_status": "requires_action"})
+            assert held.json()["status"] == "expired"
+            assert time.time() >= run["expires_at"]

@@ -130,7 +130,7 @@ class Runner:
         A run past its `expires_at` is expired first (its timer may not have fired yet), so the
         outputs are refused.
         """
-        done = await self._db.run(progress.expire_if_due, run_id, time.time())
+        done = await self._db.run(progress.expire_if_due, thread_id, run_id, time.time())
         self._announce_end(run_id, done)
         run, step = await self._db.run(storage_runs.submit_tool_outputs, thread_id, run_id, outputs)
         if step is not None:

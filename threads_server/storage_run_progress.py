@@ -238,11 +238,13 @@ def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]
 
 
 def expire_if_due(
-    conn: sqlite3.Connection, run_id: str, at: float
+    conn: sqlite3.Connection, thread_id: str, run_id: str, at: float
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
-    """Expire an active run whose `expires_at` is at or before `at`; None otherwise."""
+    """Expire the thread's active run if its `expires_at` is at or before `at`; None otherwise."""
     loaded = load_run(conn, run_id)
-    if loaded is None or not is_due(loaded[0]["expires_at"], at):
+    if loaded is None or loaded[0]["thread_id"] != thread_id:
+        return None
+    if not is_due(loaded[0]["expires_at"], at):
         return None
     return finish(conn, run_id, "expired")
 

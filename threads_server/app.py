@@ -57,7 +57,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             responders["chat_completions"] = chat
         elif settings.responder == "chat_completions":
             raise RuntimeError("responder 'chat_completions' needs THREADLOOM_LLM_BASE_URL")
-        events = RunEvents()
+        events = RunEvents(settings.stream_queue_max_events, settings.stream_stall_seconds)
         runner = Runner(db, events, settings, responders)
         recovered = await runner.recover()
         if recovered:

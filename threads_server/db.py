@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS steps (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, thread_id TEXT NOT NULL,
     run_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS steps_run ON steps (run_id, seq);
+CREATE INDEX IF NOT EXISTS steps_thread ON steps (thread_id);
 CREATE TABLE IF NOT EXISTS fault_claims (
     thread_id TEXT NOT NULL, fault TEXT NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (thread_id, fault));
@@ -65,6 +66,8 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
+        # `IF NOT EXISTS` throughout: a database made by an older version gets new tables and
+        # indexes here too (e.g. `steps_thread`, which a thread's deletion needs).
         conn.executescript(SCHEMA)
         self._conn = conn
 

@@ -1,31 +1,74 @@
 """In-process publish/subscribe of run events: the source of SSE streams and of the long-poll.
 
 The runner publishes every stream event of a run (`thread.run.*`, `thread.run.step.*`,
-`thread.message.*`) after the matching write has committed. Subscribers get their own queue, so a slow
-stream never holds up the run.
+`thread.message.*`) after the matching write has committed. An event is encoded to JSON when it is
+published: the runner goes on changing the dicts it published (a message gets its text, a step
+completes), and a stream that serialized them later would show a `created` event in its final state.
+
+Each subscriber has its own queue, so a slow stream never holds up other streams. The queue is
+bounded softly: lifecycle events are always enqueued (a run has a handful), and before each message
+delta the runner awaits `room()`, which waits for full queues to drain for up to `stall_seconds`, then
+drops the stalled subscriber with an `error` event. A slow reader thus slows its run's deltas a little,
+and a stopped reader costs at most `max_events` queued events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
+from threads_server.wire_json import encode_text
+
 TERMINAL_RUN_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled", "expired"})
+DEFAULT_MAX_EVENTS = 1000
+DEFAULT_STALL_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
+def encode(data: Any) -> str:
+    """The one-line JSON text of an event's data (the server's one encoder, `wire_json`)."""
+    return encode_text(data)
+
+
+def error_data(message: str, code: str, error_type: str = "server_error") -> dict[str, Any]:
+    """The data of an `error` event: `{"error": {...}}`, which makes the official SDKs raise."""
+    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+
+
+def _is_run_event(event: str) -> bool:
+    return event.startswith("thread.run.") and not event.startswith("thread.run.step")
+
+
 class Event:
-    """One stream event: `event` name and `data` (the JSON object)."""
+    """One stream event: `event` name and its data, frozen as JSON text when created.
 
-    event: str
-    data: dict[str, Any]
+    `gone` marks the final event of a run whose thread was deleted: a long-poll answers 404 on it.
+    """
+
+    __slots__ = ("event", "gone", "payload")
+
+    def __init__(self, event: str, data: Any, *, gone: bool = False) -> None:
+        self.event = event
+        self.payload = encode(data)
+        self.gone = gone
+
+    @property
+    def data(self) -> Any:
+        """A fresh copy of the data as it was when the event was published."""
+        return json.loads(self.payload)
+
+    @property
+    def is_run(self) -> bool:
+        """A `thread.run.<status>` event (not a step event), whose data is the run."""
+        return _is_run_event(self.event)
 
     @property
     def ends_stream(self) -> bool:
-        """A terminal run event or `requires_action`: the SSE stream ends after it."""
-        if not self.event.startswith("thread.run.") or self.event.startswith("thread.run.step"):
+        """A terminal run event, `requires_action` or `error`: the SSE stream ends after it."""
+        if self.event == "error":
+            return True
+        if not self.is_run:
             return False
         status = self.event.removeprefix("thread.run.")
         return status in TERMINAL_RUN_STATUSES or status == "requires_action"
@@ -34,14 +77,53 @@ class Event:
 class Subscription:
     """A queue of one run's events; close it (or use it as a context manager) when done."""
 
-    def __init__(self, hub: RunEvents, run_id: str) -> None:
+    def __init__(self, hub: RunEvents, run_id: str, runs_only: bool) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.runs_only = runs_only
+        self.dropped = False
         self._hub = hub
         self._run_id = run_id
+        self._room = asyncio.Event()
+
+    async def get(self) -> Event:
+        """The next event (waits for one)."""
+        event = await self.queue.get()
+        if self.queue.qsize() < self._hub.max_events:
+            self._room.set()
+        return event
+
+    def wants(self, event: str) -> bool:
+        """Whether this subscription takes events named `event` (`runs_only`: run objects only)."""
+        return not self.runs_only or event == "error" or _is_run_event(event)
+
+    @property
+    def full(self) -> bool:
+        """Whether the reader is `max_events` behind."""
+        return self.queue.qsize() >= self._hub.max_events
+
+    async def wait_for_room(self, seconds: float) -> bool:
+        """Wait until the queue is below its bound; False if it stayed full for `seconds`."""
+        while self.full:
+            self._room.clear()
+            try:
+                async with asyncio.timeout(seconds):
+                    await self._room.wait()
+            except TimeoutError:
+                return False
+        return True
+
+    def drop(self, data: dict[str, Any], *, discard: bool = True) -> None:
+        """Unsubscribe and end the reader's queue with an `error` event (after what is queued,
+        unless `discard`)."""
+        self.close()
+        self.dropped = True
+        while discard and not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(Event("error", data))
 
     def close(self) -> None:
         """Stop receiving events."""
-        self._hub._remove(self._run_id, self.queue)
+        self._hub._remove(self._run_id, self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -51,25 +133,56 @@ class Subscription:
 
 
 class RunEvents:
-    """Fan-out of events per run id."""
+    """Fan-out of events per run id, with bounded subscriber queues."""
 
-    def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+    def __init__(
+        self, max_events: int = DEFAULT_MAX_EVENTS, stall_seconds: float = DEFAULT_STALL_SECONDS
+    ) -> None:
+        self.max_events = max(1, max_events)
+        self.stall_seconds = stall_seconds
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
 
-    def subscribe(self, run_id: str) -> Subscription:
-        """Receive the run's events published from now on."""
-        subscription = Subscription(self, run_id)
-        self._queues[run_id].add(subscription.queue)
+    def subscribe(self, run_id: str, *, runs_only: bool = False) -> Subscription:
+        """Receive the run's events published from now on (`runs_only`: only run objects)."""
+        subscription = Subscription(self, run_id, runs_only)
+        self._subscribers[run_id].add(subscription)
         return subscription
 
-    def _remove(self, run_id: str, queue: asyncio.Queue[Event]) -> None:
-        queues = self._queues.get(run_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self._queues[run_id]
+    @property
+    def subscriber_count(self) -> int:
+        """Open subscriptions over all runs (streams and long-polls in progress)."""
+        return sum(len(subs) for subs in self._subscribers.values())
 
-    def publish(self, run_id: str, event: str, data: dict[str, Any]) -> None:
-        """Deliver an event to every current subscriber of `run_id`."""
-        for queue in self._queues.get(run_id, ()):
-            queue.put_nowait(Event(event, data))
+    def _remove(self, run_id: str, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(run_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[run_id]
+
+    def publish(self, run_id: str, event: str, data: Any, *, gone: bool = False) -> None:
+        """Deliver a snapshot of `data` to every current subscriber of `run_id`."""
+        # Encoded only if someone takes it: a long-poll alone does not pay for every delta.
+        wanted = [sub for sub in self._subscribers.get(run_id, ()) if sub.wants(event)]
+        if wanted:
+            frozen = Event(event, data, gone=gone)
+            for subscription in wanted:
+                subscription.queue.put_nowait(frozen)
+
+    async def room(self, run_id: str) -> None:
+        """Wait while a subscriber of `run_id` is `max_events` behind; drop it after the stall."""
+        for subscription in list(self._subscribers.get(run_id, ())):
+            if subscription.full and not await subscription.wait_for_room(self.stall_seconds):
+                subscription.drop(
+                    error_data(
+                        f"The stream fell more than {self.max_events} events behind for "
+                        f"{self.stall_seconds:g} s and was closed; the run goes on, retrieve it.",
+                        "stream_reader_too_slow",
+                    )
+                )
+
+    def close_all(self, data: dict[str, Any]) -> None:
+        """End every subscription with an `error` event after what it has queued (shutdown)."""
+        for subscribers in list(self._subscribers.values()):
+            for subscription in list(subscribers):
+                subscription.drop(data, discard=False)

@@ -7,14 +7,13 @@ until it changes or the wait ends.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threads_server import storage_messages, storage_runs
+from threads_server import long_poll, storage_messages, storage_runs
 from threads_server.errors import APIError
 from threads_server.events import TERMINAL_RUN_STATUSES, Event
 from threads_server.request_body import dump, list_query, read_body
@@ -146,6 +145,7 @@ async def list_runs(
 async def retrieve_run(
     thread_id: str,
     run_id: str,
+    request: Request,
     response: Response,
     svc: Svc,
     wait_ms: Annotated[int | None, Query(ge=0)] = None,
@@ -153,24 +153,9 @@ async def retrieve_run(
 ) -> dict[str, Any]:
     """Retrieve a run; with `wait_ms`, hold the answer while its status is one of `if_status`."""
     settings = svc.settings
+    wait = min(wait_ms or 0, settings.long_poll_max_ms) / 1000
     held = parse_statuses(if_status)
-    with svc.events.subscribe(run_id) as subscription:
-        run = await svc.db.run(storage_runs.get_run, thread_id, run_id)
-        held = held or {run["status"]}
-        wait = min(wait_ms or 0, settings.long_poll_max_ms) / 1000
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while run["status"] in held and run["status"] not in TERMINAL_RUN_STATUSES:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    event = await subscription.queue.get()
-            except TimeoutError:
-                break
-            if event.event.startswith("thread.run.") and event.data.get("object") == "thread.run":
-                run = event.data
+    run = await long_poll.hold(request, svc.db, svc.events, thread_id, run_id, held, wait)
     response.headers["threadloom-long-poll-max-ms"] = str(settings.long_poll_max_ms)
     response.headers["threadloom-long-poll-if-status"] = "several"  # a list is understood
     if run["status"] not in TERMINAL_RUN_STATUSES:

@@ -37,7 +37,5 @@ async def modify_thread(thread_id: str, request: Request, svc: Svc) -> dict[str,
 
 @router.delete("/threads/{thread_id}")
 async def delete_thread(thread_id: str, svc: Svc) -> dict[str, Any]:
-    """Delete a thread with everything on it."""
-    deleted = await svc.db.run(storage_threads.delete_thread, thread_id)
-    svc.runner.forget_thread(thread_id)
-    return deleted
+    """Delete a thread with everything on it; its active runs stop (`Runner.delete_thread`)."""
+    return await svc.runner.delete_thread(thread_id)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
-import sqlite3
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -26,8 +24,8 @@ from typing import Any
 from threads_server import storage_run_progress as progress
 from threads_server import storage_runs
 from threads_server.db import Database
-from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents
-from threads_server.faults import RunFault, parse_run_fault
+from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
+from threads_server.expiry import Expiries
 from threads_server.finish_times import FinishTimes
 from threads_server.responders import (
     Reply,
@@ -35,19 +33,13 @@ from threads_server.responders import (
     ResponderError,
     ResponderInput,
     ToolCalls,
-    ToolRound,
 )
+from threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threads_server.settings import ServerSettings
 
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
-
-
-def text_chunks(text: str, words_per_chunk: int) -> list[str]:
-    """Split `text` into deltas of a few words; joined, they give `text` back exactly."""
-    pieces = re.split(r"(?<=\s)(?=\S)", text)
-    size = max(1, words_per_chunk)
-    return ["".join(pieces[i : i + size]) for i in range(0, len(pieces), size)] or [""]
+SHUTDOWN_ERROR = {"code": "server_error", "message": "Run interrupted by a server shutdown."}
 
 
 class Runner:
@@ -65,7 +57,7 @@ class Runner:
         self._settings = settings
         self._responders = responders
         self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._expiries = Expiries(self._on_expiry)
         self._background: set[asyncio.Task[Any]] = set()
         self.finish_times = FinishTimes()
         """Millisecond-precision moments of terminal transitions (`/_threadloom/runs/…`)."""
@@ -73,14 +65,40 @@ class Runner:
     # -- lifecycle of the runner itself -------------------------------------------------------
 
     async def recover(self) -> list[str]:
-        """Fail the runs a previous process left active; returns their ids."""
-        return await self._db.run(progress.recover)
+        """End the runs a previous process was executing (ids returned); re-arm waiting runs' expiry."""
+        interrupted, waiting = await self._db.run(progress.recover)
+        for run_id, expires_at in waiting:
+            self._expiries.arm(run_id, expires_at)
+        return interrupted
+
+    @property
+    def pending_expiries(self) -> int:
+        """How many expiry timers are armed (one per active run)."""
+        return len(self._expiries)
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Graceful shutdown: let executing runs finish for up to `grace_seconds`, then end the rest.
+
+        A run still executing after the grace fails `server_error` (the engine starts a new run), a
+        `cancelling` one becomes `cancelled`; their streams get that terminal event. Every other
+        stream and long-poll is then ended with an `error` event, so no connection holds the
+        shutdown up. `requires_action` runs stay as they are: the next start-up re-arms their expiry.
+        """
+        tasks = [task for _, task in self._tasks.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_seconds)
+        for run_id, (_, task) in list(self._tasks.items()):
+            task.cancel()
+            await asyncio.wait([task])
+            done = await self._db.run(progress.interrupt, run_id, SHUTDOWN_ERROR)
+            self._announce_end(run_id, done)
+        self._events.close_all(
+            error_data("The server is shutting down; retrieve the run to see its status.", "shutdown")
+        )
 
     async def shutdown(self) -> None:
-        """Stop timers and tasks (runs stay as they are; the next start-up fails them)."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        """Stop timers and tasks (runs stay as they are in the database)."""
+        self._expiries.stop_all()
         tasks = [task for _, task in self._tasks.values()] + list(self._background)
         for task in tasks:
             task.cancel()
@@ -93,10 +111,7 @@ class Runner:
         """Announce a new run (`created`, `queued`), arm its expiry and start it."""
         self._publish_run(run, "thread.run.created")
         self._publish_run(run)
-        delay = self._settings.run_expiry_seconds
-        self._timers[run["id"]] = asyncio.get_running_loop().call_later(
-            delay, self._on_expiry, run["id"]
-        )
+        self._expiries.arm(run["id"], run["expires_at"])
         self._start(run)
 
     async def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
@@ -110,7 +125,13 @@ class Runner:
     async def submit_tool_outputs(
         self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Record outputs (the run goes back to `queued`) and continue the run."""
+        """Record outputs (the run goes back to `queued`) and continue the run.
+
+        A run past its `expires_at` is expired first (its timer may not have fired yet), so the
+        outputs are refused.
+        """
+        done = await self._db.run(progress.expire_if_due, thread_id, run_id, time.time())
+        self._announce_end(run_id, done)
         run, step = await self._db.run(storage_runs.submit_tool_outputs, thread_id, run_id, outputs)
         if step is not None:
             self._events.publish(run_id, "thread.run.step.completed", step)
@@ -118,12 +139,22 @@ class Runner:
         self._start(run)
         return run
 
-    def forget_thread(self, thread_id: str) -> None:
-        """Stop the tasks of a deleted thread's runs."""
-        for run_id, (owner, task) in list(self._tasks.items()):
-            if owner == thread_id:
-                task.cancel()
-                self._stop_timer(run_id)
+    async def delete_thread(self, thread_id: str) -> dict[str, Any]:
+        """Delete a thread; its active runs stop, and their streams and long-polls end.
+
+        A stream gets the run as `cancelled` (then `[DONE]`); a long-poll answers 404, as every
+        later GET of the run does.
+        """
+        deleted, active = await self._db.run(progress.delete_thread, thread_id)
+        stamp = int(time.time())
+        for run in active:
+            self._expiries.stop(run["id"])
+            entry = self._tasks.get(run["id"])
+            if entry is not None:
+                entry[1].cancel()
+            run.update(status="cancelled", cancelled_at=stamp, expires_at=None, required_action=None)
+            self._events.publish(run["id"], "thread.run.cancelled", run, gone=True)
+        return deleted
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -142,13 +173,7 @@ class Runner:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _stop_timer(self, run_id: str) -> None:
-        handle = self._timers.pop(run_id, None)
-        if handle is not None:
-            handle.cancel()
-
     def _on_expiry(self, run_id: str) -> None:
-        self._timers.pop(run_id, None)
         self._spawn(self._expire(run_id))
 
     async def _expire(self, run_id: str) -> None:
@@ -170,6 +195,14 @@ class Runner:
 
     async def _finish(self, run_id: str, status: str, **options: Any) -> None:
         done = await self._db.run(functools.partial(progress.finish, **options), run_id, status)
+        self._announce_end(run_id, done)
+
+    def _announce_end(
+        self,
+        run_id: str,
+        done: tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None,
+    ) -> None:
+        """Publish what a `finish` transaction closed (nothing if it found the run elsewhere)."""
         if done is None:
             return
         run, steps, messages = done
@@ -177,7 +210,7 @@ class Runner:
             self._events.publish(run_id, "thread.message.incomplete", message)
         for step in steps:
             self._events.publish(run_id, f"thread.run.step.{step['status']}", step)
-        self._stop_timer(run_id)
+        self._expiries.stop(run_id)
         self._publish_run(run)
 
     def _responder(self, model: str) -> Responder:
@@ -189,7 +222,7 @@ class Runner:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            begun = await self._db.run(_begin, run_id, self._settings.faults_enabled)
+            begun = await self._db.run(progress.begin_with_fault, run_id, self._settings.faults_enabled)
             if begun is None:
                 return
             run, fault = begun
@@ -221,7 +254,7 @@ class Runner:
         except asyncio.CancelledError:
             raise
         except ResponderError as exc:
-            error = {"code": exc.code, "message": exc.message}
+            error = exc.last_error()
             await self._finish(run_id, "failed", from_statuses=("in_progress",), last_error=error)
         except Exception:
             log.exception("run %s failed", run_id)
@@ -231,20 +264,7 @@ class Runner:
         run, state, _assistant, messages = await self._db.run(progress.context, run_id)
         if run["status"] != "in_progress":
             return None
-        request = ResponderInput(
-            model=run["model"],
-            instructions=run["instructions"] or "",
-            messages=messages,
-            tools=run["tools"],
-            rounds=[ToolRound(calls=r["calls"]) for r in state["rounds"]],
-            temperature=run["temperature"],
-            top_p=run["top_p"],
-            max_prompt_tokens=run["max_prompt_tokens"],
-            max_completion_tokens=run["max_completion_tokens"],
-            tool_choice=run["tool_choice"],
-            parallel_tool_calls=run["parallel_tool_calls"],
-            response_format=run["response_format"],
-        )
+        request = ResponderInput.of_run(run, state, messages)
         started = time.monotonic()
         result = await self._responder(run["model"]).respond(request)
         log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
@@ -255,17 +275,8 @@ class Runner:
         if done is None:
             return
         step, run = done
-        self._events.publish(run_id, "thread.run.step.created", step)
-        self._events.publish(run_id, "thread.run.step.in_progress", step)
-        calls = [
-            {**call, "index": index} for index, call in enumerate(step["step_details"]["tool_calls"])
-        ]
-        delta = {"step_details": {"type": "tool_calls", "tool_calls": calls}}
-        self._events.publish(
-            run_id,
-            "thread.run.step.delta",
-            {"id": step["id"], "object": "thread.run.step.delta", "delta": delta},
-        )
+        for name, data in tool_call_events(step):
+            self._events.publish(run_id, name, data)
         self._publish_run(run)
 
     async def _reply(self, run_id: str, reply: Reply, reason: str | None) -> None:
@@ -286,12 +297,8 @@ class Runner:
         self._events.publish(run_id, "thread.message.created", message)
         self._events.publish(run_id, "thread.message.in_progress", message)
         for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
-            part = {"index": 0, "type": "text", "text": {"value": chunk, "annotations": []}}
-            self._events.publish(
-                run_id,
-                "thread.message.delta",
-                {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}},
-            )
+            await self._events.room(run_id)
+            self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
         done = await self._db.run(
             progress.complete_reply, run_id, step, message, reply.text, reply.usage, reason
         )
@@ -301,19 +308,5 @@ class Runner:
         status = message["status"]
         self._events.publish(run_id, f"thread.message.{status}", message)
         self._events.publish(run_id, "thread.run.step.completed", step)
-        self._stop_timer(run_id)
+        self._expiries.stop(run_id)
         self._publish_run(run)
-
-
-def _begin(
-    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
-) -> tuple[dict[str, Any], RunFault | None] | None:
-    """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
-    run = progress.begin(conn, run_id)
-    if run is None or not faults_enabled:
-        return None if run is None else (run, None)
-    assistant_metadata = progress.assistant_metadata(conn, run["assistant_id"])
-    fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata)
-    if fault is None or not progress.claim_fault(conn, run["thread_id"], fault.raw, fault.times):
-        return run, None
-    return run, fault

@@ -7,6 +7,7 @@ Python, several times the CPU per request).
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import uvicorn
@@ -47,8 +48,35 @@ def _protocol() -> type[asyncio.Protocol]:
     return DroppableHttpToolsProtocol
 
 
+CONNECTION_CLOSE_SECONDS = 3.0
+"""After the runs are drained, how long open responses get to finish before uvicorn cancels them."""
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, whose shutdown first drains the threads server's runs (`Runner.drain`).
+
+    uvicorn's own graceful shutdown waits for every open connection, and an SSE stream of a stalled
+    run stays open until the run expires. Draining first ends every stream with a terminal or
+    `error` event, so the connections close; `timeout_graceful_shutdown` bounds what is left.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting connections, drain the runs, then shut down as uvicorn does."""
+        for server in self.servers:
+            server.close()  # no new connections while the runs drain
+        services = getattr(self._app.state, "services", None)
+        if services is not None:
+            await services.runner.drain(services.settings.shutdown_grace_seconds)
+        await super().shutdown(sockets)
+
+
 def build_server(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Server:
-    """A uvicorn server for `app` (not started)."""
+    """A uvicorn server for `app` (not started), with a bounded graceful shutdown."""
+    options.setdefault("timeout_graceful_shutdown", CONNECTION_CLOSE_SECONDS)
     config = uvicorn.Config(
         app,
         host=host,
@@ -58,4 +86,4 @@ def build_server(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.
         lifespan="on",
         **options,
     )
-    return uvicorn.Server(config)
+    return GracefulServer(config, app)

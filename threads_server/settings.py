@@ -76,6 +76,15 @@ class ServerSettings(BaseSettings):
         description="one function definition, or one response-format JSON schema, as JSON",
     )
     max_messages_per_thread: int = Field(default=100_000, ge=1, description="messages on a thread")
+    stream_queue_max_events: int = Field(
+        default=1000, ge=1, description="events a stream may fall behind before its deltas wait"
+    )
+    stream_stall_seconds: float = Field(
+        default=10.0, gt=0, description="how long a full stream may stall before it is dropped"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=5.0, ge=0, description="on SIGTERM, how long executing runs get to finish"
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")

@@ -11,6 +11,9 @@ import json
 import sqlite3
 from typing import Any
 
+from threads_server import storage_threads
+from threads_server.expiry import is_due
+from threads_server.faults import RunFault, parse_run_fault
 from threads_server.ids import new_id, now
 from threads_server.storage_assistants import get_assistant
 from threads_server.storage_messages import (
@@ -35,6 +38,8 @@ RUN_TIME = {
 }
 MESSAGE_REASON = {"cancelled": "run_cancelled", "expired": "run_expired", "failed": "run_failed"}
 RESTART_ERROR = {"code": "server_error", "message": "Run interrupted by a server restart."}
+EXECUTING = ("queued", "in_progress")
+"""Statuses in which a run's task is executing it (`requires_action` waits for the client)."""
 
 
 def _usage_add(total: dict[str, int], extra: dict[str, int] | None) -> dict[str, int]:
@@ -202,14 +207,56 @@ def finish(
     return run, steps, messages
 
 
-def recover(conn: sqlite3.Connection) -> list[str]:
-    """Fail every run a previous process left active (start-up)."""
+def interrupt(
+    conn: sqlite3.Connection, run_id: str, error: Objects
+) -> tuple[Objects, list[Objects], list[Objects]] | None:
+    """End a run whose execution stopped: `cancelling` → `cancelled`, executing → `failed` (`error`)."""
+    loaded = load_run(conn, run_id)
+    if loaded is None:
+        return None
+    if loaded[0]["status"] == "cancelling":
+        return finish(conn, run_id, "cancelled", from_statuses=("cancelling",))
+    return finish(conn, run_id, "failed", from_statuses=EXECUTING, last_error=dict(error))
+
+
+def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]]]:
+    """Start-up: end the runs a previous process was executing; find those waiting for outputs.
+
+    Returns the ids of the interrupted runs, and `(run_id, expires_at)` of the `requires_action`
+    runs, which nothing was executing: they keep waiting for their outputs until `expires_at`.
+    """
+    interrupted, waiting = [], []
     rows = conn.execute(
-        "SELECT id FROM runs WHERE status IN (?, ?, ?, ?)", ACTIVE_RUN_STATUSES
+        "SELECT id, state FROM runs WHERE status IN (?, ?, ?, ?)", ACTIVE_RUN_STATUSES
     ).fetchall()
-    for (run_id,) in rows:
-        finish(conn, run_id, "failed", last_error=dict(RESTART_ERROR))
-    return [row[0] for row in rows]
+    for run_id, state in rows:
+        if interrupt(conn, run_id, RESTART_ERROR) is not None:
+            interrupted.append(run_id)
+        else:
+            waiting.append((run_id, float(json.loads(state)["deadline"])))
+    return interrupted, waiting
+
+
+def expire_if_due(
+    conn: sqlite3.Connection, thread_id: str, run_id: str, at: float
+) -> tuple[Objects, list[Objects], list[Objects]] | None:
+    """Expire the thread's active run if its `expires_at` is at or before `at`; None otherwise."""
+    loaded = load_run(conn, run_id)
+    if loaded is None or loaded[0]["thread_id"] != thread_id:
+        return None
+    if not is_due(loaded[0]["expires_at"], at):
+        return None
+    return finish(conn, run_id, "expired")
+
+
+def delete_thread(conn: sqlite3.Connection, thread_id: str) -> tuple[Objects, list[Objects]]:
+    """Delete a thread; returns the deletion answer and the thread's runs that were active."""
+    rows = conn.execute(
+        "SELECT body FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?)",
+        (thread_id, *ACTIVE_RUN_STATUSES),
+    ).fetchall()
+    deleted = storage_threads.delete_thread(conn, thread_id)
+    return deleted, [json.loads(row[0]) for row in rows]
 
 
 def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int | None) -> bool:
@@ -236,3 +283,16 @@ def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str,
         return dict(get_assistant(conn, assistant_id).get("metadata") or {})
     except Exception:
         return {}
+
+
+def begin_with_fault(
+    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
+) -> tuple[dict[str, Any], RunFault | None] | None:
+    """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
+    run = begin(conn, run_id)
+    if run is None or not faults_enabled:
+        return None if run is None else (run, None)
+    fault = parse_run_fault(run.get("metadata") or {}, assistant_metadata(conn, run["assistant_id"]))
+    if fault is None or not claim_fault(conn, run["thread_id"], fault.raw, fault.times):
+        return run, None
+    return run, fault

@@ -1,8 +1,8 @@
 """Runs: create (thread lock, additional messages), retrieve, list, modify, cancel, submit outputs.
 
 A run row keeps the wire object in `body` and the server's private bookkeeping in `state`:
-`deadline` (precise expiry time), `usage` (accumulated over rounds), and `rounds`, the tool-call rounds
-of the run with their outputs once submitted.
+`deadline` (the run's `expires_at`, kept after the body's is cleared), `usage` (accumulated over
+rounds), and `rounds`, the tool-call rounds of the run with their outputs once submitted.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import time
 from typing import Any
 
 from threads_server.errors import APIError, not_found
+from threads_server.expiry import is_due
 from threads_server.ids import new_id, now
 from threads_server.storage_assistants import get_assistant
 from threads_server.storage_messages import (
@@ -104,7 +104,7 @@ def create_run(
     for message in fields.get("additional_messages") or []:
         insert_message(conn, thread_id, message)
     run = _new_run(thread_id, assistant, fields, expiry_seconds)
-    state = {"deadline": time.time() + expiry_seconds, "usage": dict(ZERO_USAGE), "rounds": []}
+    state = {"deadline": run["expires_at"], "usage": dict(ZERO_USAGE), "rounds": []}
     insert(conn, "runs", run, thread_id=thread_id, status=run["status"], state=encode_text(state))
     return run
 
@@ -163,10 +163,14 @@ def request_cancel(conn: sqlite3.Connection, thread_id: str, run_id: str) -> dic
 def submit_tool_outputs(
     conn: sqlite3.Connection, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Record the outputs of the pending tool calls; the run goes back to `queued`."""
+    """Record the outputs of the pending tool calls; the run goes back to `queued`.
+
+    From `expires_at` on the run is expired, even if its timer has not moved it there yet.
+    """
     run = get_run(conn, thread_id, run_id)
-    if run["status"] != "requires_action":
-        raise APIError(f'Runs in status "{run["status"]}" do not accept tool outputs.')
+    status = "expired" if is_due(run["expires_at"]) else run["status"]
+    if status != "requires_action":
+        raise APIError(f'Runs in status "{status}" do not accept tool outputs.')
     _, state = load_run(conn, run_id) or (run, {})
     pending = state["rounds"][-1]
     expected = [call["id"] for call in pending["calls"]]

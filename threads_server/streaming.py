@@ -1,30 +1,33 @@
-"""Server-sent events: `event: <name>\\ndata: <one-line JSON>\\n\\n`, ending `event: done`."""
+"""Server-sent events: `event: <name>\\ndata: <one-line JSON>\\n\\n`, ending `event: done`.
+
+A stream ends after a terminal run event, `requires_action` or an `error` event (reader too slow,
+server shutting down). When the client goes away, Starlette cancels the generator and the `finally`
+unsubscribes it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi.responses import StreamingResponse
 
 from threads_server.events import Event, Subscription
-from threads_server.wire_json import encode
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 
-def sse(event: str, data: Any) -> bytes:
-    """One framed event."""
-    return b"event: %s\ndata: %s\n\n" % (event.encode(), encode(data))
+def sse(event: Event) -> bytes:
+    """One framed event (its data as encoded when it was published)."""
+    return f"event: {event.event}\ndata: {event.payload}\n\n".encode()
 
 
 async def _frames(subscription: Subscription, prefix: list[Event]) -> AsyncIterator[bytes]:
     try:
         for event in prefix:
-            yield sse(event.event, event.data)
+            yield sse(event)
         while True:
-            event = await subscription.queue.get()
-            yield sse(event.event, event.data)
+            event = await subscription.get()
+            yield sse(event)
             if event.ends_stream:
                 break
         yield DONE

@@ -67,7 +67,12 @@ async def serve(app: FastAPI, host: str = "127.0.0.1") -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def running_server(tmp_path_or_db: Path | str, **settings: Any) -> AsyncIterator[ServerHandle]:
-    """Serve the real app with uvicorn on a free 127.0.0.1 port inside the current event loop."""
+    """Serve the real app with uvicorn on a free 127.0.0.1 port inside the current event loop.
+
+    Runs still executing when the block ends are failed after 0.5 s (`shutdown_grace_seconds`
+    unless given), so tests that leave a stalled run do not wait out the production default.
+    """
+    settings.setdefault("shutdown_grace_seconds", 0.5)
     config = make_settings(tmp_path_or_db, **settings)
     app = create_app(config)
     async with serve(app) as root:

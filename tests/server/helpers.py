@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -120,3 +122,37 @@ class Api:
         for event, data in events:
             self.spec.validate_event(event, data)
         return events
+
+
+async def new_thread(client: httpx.AsyncClient, text: str) -> str:
+    """Create a thread with one user message; its id."""
+    body = {"messages": [{"role": "user", "content": text}]}
+    return str((await client.post("/threads", json=body)).json()["id"])
+
+
+async def new_assistant(client: httpx.AsyncClient) -> str:
+    """Create an echo assistant with the test tools; its id."""
+    body = {"model": "echo", "tools": ECHO_TOOLS}
+    return str((await client.post("/assistants", json=body)).json()["id"])
+
+
+async def wait_until(check: Any, what: str, seconds: float = 10.0) -> None:
+    """Poll `check()` until true; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"gave up after {seconds} s waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def waiting_run(client: httpx.AsyncClient, assistant_id: str) -> dict[str, Any]:
+    """A run on a new thread, once it requires action (one `lookup` call)."""
+    thread_id = await new_thread(client, "/tool lookup")
+    run = (await client.post(f"/threads/{thread_id}/runs", json={"assistant_id": assistant_id})).json()
+    got: dict[str, Any] = (
+        await client.get(
+            f"/threads/{thread_id}/runs/{run['id']}",
+            params={"wait_ms": 5000, "if_status": "queued,in_progress"},
+        )
+    ).json()
+    assert got["status"] == "requires_action"
+    return got

@@ -63,7 +63,7 @@ async def test_long_poll_returns_when_the_run_changes(tmp_path, spec: SpecValida
             assert still.json()["status"] == "in_progress"
 
 
-async def test_restart_fails_runs_left_active(tmp_path, spec: SpecValidator) -> None:
+async def test_restart_fails_executing_runs_and_keeps_waiting_ones(tmp_path, spec: SpecValidator):
     db = tmp_path / "restart.db"
     async with running_server(db, faults_enabled=True) as server:
         async with checked_client(server.base_url, spec) as client:
@@ -86,19 +86,32 @@ async def test_restart_fails_runs_left_active(tmp_path, spec: SpecValidator) -> 
             assert got["status"] == "requires_action"
     async with running_server(db) as server:
         async with checked_client(server.base_url, spec) as client:
-            for tid, run in ((thread_id, waiting), (other_thread, stalled)):
-                after = (await client.get(f"/threads/{tid}/runs/{run['id']}")).json()
-                assert after["status"] == "failed"
-                assert after["last_error"] == {
-                    "code": "server_error",
-                    "message": "Run interrupted by a server restart.",
-                }
-                assert after["expires_at"] is None and after["failed_at"] is not None
+            after = (await client.get(f"/threads/{other_thread}/runs/{stalled['id']}")).json()
+            assert after["status"] == "failed"
+            assert after["last_error"]["code"] == "server_error"
+            assert after["expires_at"] is None and after["failed_at"] is not None
             # The thread is usable again.
             ok = await client.post(
-                f"/threads/{thread_id}/messages", json={"role": "user", "content": "again"}
+                f"/threads/{other_thread}/messages", json={"role": "user", "content": "again"}
             )
             assert ok.status_code == 200
+            # Nothing was executing the run that waited for outputs: it still waits, and takes them.
+            still = (await client.get(f"/threads/{thread_id}/runs/{waiting['id']}")).json()
+            assert still["status"] == "requires_action"
+            assert still["expires_at"] == got["expires_at"]
+            (call,) = still["required_action"]["submit_tool_outputs"]["tool_calls"]
+            submitted = await client.post(
+                f"/threads/{thread_id}/runs/{waiting['id']}/submit_tool_outputs",
+                json={"tool_outputs": [{"tool_call_id": call["id"], "output": "42"}]},
+            )
+            assert submitted.status_code == 200, submitted.text
+            done = (
+                await client.get(
+                    f"/threads/{thread_id}/runs/{waiting['id']}",
+                    params={"wait_ms": 5000, "if_status": "queued,in_progress"},
+                )
+            ).json()
+            assert done["status"] == "completed"
 
 
 async def test_api_key_is_required_when_configured(tmp_path, spec: SpecValidator) -> None:

@@ -39,6 +39,26 @@ class ResponderInput:
     parallel_tool_calls: bool = True
     response_format: Any = "auto"
 
+    @classmethod
+    def of_run(
+        cls, run: dict[str, Any], state: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> ResponderInput:
+        """The input for `run` (its stored `state` holds the tool rounds) over `messages`."""
+        return cls(
+            model=run["model"],
+            instructions=run["instructions"] or "",
+            messages=messages,
+            tools=run["tools"],
+            rounds=[ToolRound(calls=r["calls"]) for r in state["rounds"]],
+            temperature=run["temperature"],
+            top_p=run["top_p"],
+            max_prompt_tokens=run["max_prompt_tokens"],
+            max_completion_tokens=run["max_completion_tokens"],
+            tool_choice=run["tool_choice"],
+            parallel_tool_calls=run["parallel_tool_calls"],
+            response_format=run["response_format"],
+        )
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -58,12 +78,27 @@ class ToolCalls:
 
 
 class ResponderError(Exception):
-    """The responder failed; `code` is a run `last_error.code`."""
+    """The responder failed; `code` is a run `last_error.code`.
 
-    def __init__(self, code: str, message: str) -> None:
+    `retry_after` (seconds) is how long the backend asked callers to wait (`rate_limit_exceeded`).
+    """
+
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+    def last_error(self) -> dict[str, Any]:
+        """The run's `last_error`; a wait the backend asked for is in `retry_after_seconds`.
+
+        `retry_after_seconds` is a threadloom extension of the spec's `{code, message}` (clients
+        keep unknown fields): the engine waits that long before it starts another run.
+        """
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retry_after_seconds"] = self.retry_after
+        return error
 
 
 class Responder(Protocol):

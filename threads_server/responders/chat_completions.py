@@ -8,6 +8,9 @@ per output. Function tools are offered as chat tools; an answer with `tool_calls
 
 from __future__ import annotations
 
+import math
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -72,6 +75,45 @@ def build_request(request: ResponderInput, model: str) -> dict[str, Any]:
     return body
 
 
+MAX_RETRY_AFTER_SECONDS = 3600.0
+"""A longer (or unparseable) `Retry-After` is not passed on: the engine then uses its own backoff."""
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if sane."""
+    seconds: float | None = None
+    try:
+        if "retry-after-ms" in headers:
+            seconds = float(headers["retry-after-ms"]) / 1000
+        elif "retry-after" in headers:
+            value = headers["retry-after"].strip()
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(max(0.0, seconds), 3) if seconds <= MAX_RETRY_AFTER_SECONDS else None
+
+
+def upstream_error(response: httpx.Response) -> ResponderError:
+    """The run failure for an error answer of the model backend.
+
+    429 → `rate_limit_exceeded` with the backend's `Retry-After`; any other 4xx → `invalid_prompt`,
+    which the engine does not retry (the same request would be refused again: unknown model, bad
+    key, a prompt the model does not accept); 5xx → `server_error`, retried.
+    """
+    status = response.status_code
+    detail = f"The model backend answered {status}: {response.text[:300]}"
+    if status == 429:
+        return ResponderError("rate_limit_exceeded", detail, retry_after=retry_after(response.headers))
+    if 400 <= status < 500:
+        return ResponderError("invalid_prompt", detail)
+    return ResponderError("server_error", detail)
+
+
 class ChatCompletionsResponder:
     """Calls `POST {base_url}/chat/completions` once per round."""
 
@@ -96,13 +138,8 @@ class ChatCompletionsResponder:
             )
         except httpx.HTTPError as exc:
             raise ResponderError("server_error", f"Model request failed: {exc!r}") from exc
-        if response.status_code == 429:
-            raise ResponderError("rate_limit_exceeded", "The model backend is rate limited.")
         if response.status_code >= 400:
-            raise ResponderError(
-                "server_error",
-                f"The model backend answered {response.status_code}: {response.text[:300]}",
-            )
+            raise upstream_error(response)
         try:
             data = response.json()
             choice = data["choices"][0]

@@ -1,0 +1,78 @@
+"""The additive long-poll of GET run: hold the answer while the run's status is one of `held`.
+
+The wait ends early when the run changes, when the client disconnects (so a gone client does not
+stay subscribed for its whole wait), or when the server shuts down (an `error` event from the hub).
+A run whose thread is deleted while a long-poll waits answers 404, like every later GET of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+
+from threads_server import storage_runs
+from threads_server.db import Database
+from threads_server.errors import not_found
+from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, Subscription
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has gone away (the request body, if any, is already read)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _next_run(subscription: Subscription, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run as of its next event; None when the subscription was ended (shutdown)."""
+    event = await subscription.get()
+    if event.gone:
+        raise not_found("run", run["id"])
+    if event.event == "error":
+        return None
+    data: dict[str, Any] = event.data
+    return data
+
+
+def _waiting(run: dict[str, Any], held: set[str]) -> bool:
+    return run["status"] in held and run["status"] not in TERMINAL_RUN_STATUSES
+
+
+async def hold(
+    request: Request,
+    db: Database,
+    events: RunEvents,
+    thread_id: str,
+    run_id: str,
+    held: set[str],
+    wait_seconds: float,
+) -> dict[str, Any]:
+    """The run, once its status is not in `held` (default: its status on arrival) or the wait ends."""
+    with events.subscribe(run_id, runs_only=True) as subscription:
+        run: dict[str, Any] = await db.run(storage_runs.get_run, thread_id, run_id)
+        held = held or {run["status"]}
+        if wait_seconds <= 0 or not _waiting(run, held):
+            return run
+        gone = asyncio.ensure_future(_disconnected(request))
+        change: asyncio.Future[dict[str, Any] | None] | None = None
+        try:
+            async with asyncio.timeout(wait_seconds):
+                while _waiting(run, held):
+                    change = asyncio.ensure_future(_next_run(subscription, run))
+                    await asyncio.wait([change, gone], return_when=asyncio.FIRST_COMPLETED)
+                    if not change.done():
+                        break  # the client is gone: nobody reads the answer
+                    changed = change.result()
+                    if changed is None:
+                        break
+                    run = changed
+        except TimeoutError:
+            pass
+        finally:
+            gone.cancel()
+            if change is not None:
+                change.cancel()
+    return run

@@ -31,6 +31,7 @@ def snapshot_of(run: Any, *, deadline_passed: bool = False, polls: int = 0) -> R
         error_code=error.get("code"),
         error_message=error.get("message"),
         incomplete_reason=incomplete.get("reason"),
+        retry_after_seconds=_seconds(error.get("retry_after_seconds")),
         usage=Usage.model_validate(usage) if usage else None,
         polls=polls,
         tool_calls=[
@@ -43,3 +44,10 @@ def snapshot_of(run: Any, *, deadline_passed: bool = False, polls: int = 0) -> R
 def tags_of(obj: Any) -> dict[str, str]:
     """The metadata of a message or run (never `None`)."""
     return dict(obj.metadata or {})
+
+
+def _seconds(value: Any) -> float | None:
+    """A non-negative number of seconds, or None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None

@@ -2,7 +2,8 @@
 
 Run faults come from the metadata of a run or of its assistant (the run wins): key `fault` with
 `delay=<ms>`, `stall`, `fail=<code>`, `expire` or `incomplete=<reason>`, and optional `fault_times=<n>`
-(only the first n runs on the thread with that `fault` value get it).
+(only the first n runs on the thread with that `fault` value get it); a `fail` fault with
+`fault_retry_after=<s>` carries `last_error.retry_after_seconds`, as an upstream 429's `Retry-After`.
 
 HTTP faults are queued with `POST /_threadloom/faults` and consumed by matching requests:
 `500` / `429` answer before the handler, `drop` closes the connection before the handler,
@@ -37,6 +38,8 @@ class RunFault:
     kind: str
     value: str | None
     times: int | None
+    retry_after: int | None = None
+    """`fault_retry_after=<s>`: the `retry_after_seconds` a `fail` fault's `last_error` carries."""
 
 
 def parse_run_fault(run_metadata: dict[str, str], assistant_metadata: dict[str, str]) -> RunFault | None:
@@ -49,7 +52,9 @@ def parse_run_fault(run_metadata: dict[str, str], assistant_metadata: dict[str, 
     kind = kind.strip()
     times_raw = source.get("fault_times")
     times = int(times_raw) if times_raw and times_raw.strip().isdigit() else None
-    fault = RunFault(raw=raw.strip(), kind=kind, value=value.strip() or None, times=times)
+    after_raw = (source.get("fault_retry_after") or "").strip()
+    retry_after = int(after_raw) if after_raw.isdigit() else None
+    fault = RunFault(raw.strip(), kind, value.strip() or None, times, retry_after)
     if kind not in RUN_FAULT_KINDS:
         return None
     if kind == "delay" and not (fault.value or "").isdigit():

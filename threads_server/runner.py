@@ -235,6 +235,8 @@ class Runner:
                     await asyncio.Event().wait()
                 elif fault.kind == "fail":
                     error = {"code": fault.value, "message": f"Injected fault: {fault.value}."}
+                    if fault.retry_after is not None:
+                        error["retry_after_seconds"] = fault.retry_after
                     await self._finish(run_id, "failed", last_error=error)
                     return
                 elif fault.kind == "expire":

@@ -70,6 +70,9 @@ class RunSnapshot(_Model):
     error_code: str | None = None
     error_message: str | None = None
     incomplete_reason: str | None = None
+    retry_after_seconds: float | None = Field(
+        default=None, description="a rate-limited run's wait before the next (server's `last_error`)"
+    )
     usage: Usage | None = None
     polls: int = 0
     tool_calls: list[ToolCall] = Field(default_factory=list)

@@ -62,6 +62,9 @@ BUSY_RECHECK_SECONDS = (0.5, 5.0)
 RUN_STATUS_PATCH = "cancel-learns-run-completed"
 """Since this patch a timed-out wait whose run turns out `completed` when cancelled keeps that run
 (and its reply) instead of starting another."""
+RATE_LIMIT_WAIT_PATCH = "rate-limit-waits-retry-after"
+"""Since this patch the next run after a `rate_limit_exceeded` run waits the `Retry-After` the server
+carried in `last_error.retry_after_seconds`."""
 T = TypeVar("T")
 
 
@@ -162,6 +165,7 @@ class TurnWorkflow:
             if not retryable(outcome, snapshot.error_code) or attempt == policy.max_run_attempts:
                 raise failure_for(outcome, snapshot, attempts=len(attempts))
             workflow.logger.info("run %s ended %s: starting a new run", created.run_id, outcome)
+            await self._wait_out_rate_limit(snapshot, policy)
         assert snapshot is not None  # the loop runs at least once and breaks or raises
         run_completed_at = workflow.now()
 
@@ -243,6 +247,19 @@ class TurnWorkflow:
                 raise
             workflow.logger.warning("wait for run %s timed out: %s", run_id, err.cause)
             return RunSnapshot(run_id=run_id, status="unknown", deadline_passed=True)
+
+    @staticmethod
+    async def _wait_out_rate_limit(snapshot: RunSnapshot, policy: TurnPolicy) -> None:
+        """After a rate-limited run, wait as long as the model backend asked (bounded by a run's
+        deadline) before the next run, on a durable timer."""
+        wait = snapshot.retry_after_seconds
+        if not wait or snapshot.error_code != "rate_limit_exceeded":
+            return
+        if not workflow.patched(RATE_LIMIT_WAIT_PATCH):
+            return
+        wait = min(wait, policy.run_deadline_seconds)
+        workflow.set_current_details(f"rate limited · next run in {wait:g}s")
+        await workflow.sleep(wait, summary=f"rate limited: wait {wait:g}s")
 
     async def _cancel_on_cancellation(self, request: TurnRequest) -> None:
         """The turn is being cancelled: stop its run, even one whose creation was under way."""

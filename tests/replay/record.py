@@ -378,6 +378,15 @@ async def conversation_resent_running_turn(rec: Recording) -> list[str]:
     return handle.id
 
 
+async def rate_limited_and_waited(rec: Recording) -> str:
+    """A run fails `rate_limit_exceeded` with `Retry-After: 1`: a 1 s timer, then a new run."""
+    fault = {"fault": "fail=rate_limit_exceeded", "fault_times": "1", "fault_retry_after": "1"}
+    request = await rec.request("The model is busy at first.", run=RunOverrides(metadata=fault))
+    result = await rec.loom.run_turn(request)
+    assert [a.outcome for a in result.attempts] == ["failed", "completed"], result.attempts
+    return request.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -398,6 +407,7 @@ SCENARIOS: dict[str, Scenario] = {
     "turn-run-completed-while-cancelling": run_completed_while_cancelling,
     "conversation-cancelled": conversation_cancelled,
     "conversation-resent-running-turn": conversation_resent_running_turn,
+    "turn-rate-limited-waited": rate_limited_and_waited,  # RATE_LIMIT_WAIT_PATCH
 }
 
 

@@ -38,6 +38,7 @@ def test_histories_cover_the_turn_paths() -> None:
         "thread-busy-v1",
         "tool-failed-siblings-cancelled",  # a `fail` tool's failure cancels the slow call beside it
         "run-completed-while-cancelling",  # a run past its deadline completes: its reply is kept
+        "rate-limited-waited",  # rate_limit_exceeded with Retry-After: a timer, then the next run
     )
     for path in turns:
         assert f"turn-{path}" in names

@@ -20,17 +20,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.conversations import ConversationActivities
-from activities.threads import ThreadsActivities
-from activities.tool_calls import ToolActivities
-from activities.tools import ToolRegistry, load_registries
-from starter.api import connect_client
-from starter.logging_setup import configure_logging
-from starter.metrics import sdk_runtime
-from starter.settings import Settings
-from threads_client import ThreadsClient
-from workflows.conversation import ConversationWorkflow
-from workflows.turn import TurnWorkflow
+from threadloom.activities.conversations import ConversationActivities
+from threadloom.activities.threads import ThreadsActivities
+from threadloom.activities.tool_calls import ToolActivities
+from threadloom.activities.tools import ToolRegistry, load_registries
+from threadloom.starter.api import connect_client
+from threadloom.starter.logging_setup import configure_logging
+from threadloom.starter.metrics import sdk_runtime
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.conversation import ConversationWorkflow
+from threadloom.workflows.turn import TurnWorkflow
 
 log = logging.getLogger("threadloom.worker")
 
@@ -39,10 +39,10 @@ PASSTHROUGH_MODULES = (
     "pydantic",
     "pydantic_core",
     "annotated_types",
-    "workflows.contracts",
-    "workflows.activity_contracts",
-    "workflows.conversation_contracts",
-    "workflows.tool_contracts",
+    "threadloom.workflows.contracts",
+    "threadloom.workflows.activity_contracts",
+    "threadloom.workflows.conversation_contracts",
+    "threadloom.workflows.tool_contracts",
 )
 """Imported once outside the sandbox: pydantic and our contract models, which the worker and the
 workflows must share. The workflow logic is re-imported inside the sandbox, which is what catches a

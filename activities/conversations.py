@@ -11,11 +11,11 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import translated
-from activities.liveness import heartbeating
-from threads_client import ThreadsClient
-from workflows.contracts import THREAD_ID, ErrorType, TurnResult
-from workflows.conversation_contracts import (
+from threadloom.activities.errors import translated
+from threadloom.activities.liveness import heartbeating
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import THREAD_ID, ErrorType, TurnResult
+from threadloom.workflows.conversation_contracts import (
     CONVERSATION_TAG,
     OpenThreadInput,
     OpenThreadOutput,

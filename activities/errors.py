@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from threads_client import (
+from threadloom.threads_client import (
     APIConnectionError,
     APIStatusError,
     BadRequestError,
@@ -30,7 +30,7 @@ from threads_client import (
     RateLimitError,
     ThreadsError,
 )
-from workflows.contracts import ErrorType
+from threadloom.workflows.contracts import ErrorType
 
 _BUSY_RUN = re.compile(r"\b(run_[A-Za-z0-9]+)\b")
 _RETRYABLE_STATUSES = frozenset({408, 409})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.activity_contracts import RunSnapshot
-from workflows.contracts import Usage
-from workflows.tool_contracts import ToolCall
+from threadloom.workflows.activity_contracts import RunSnapshot
+from threadloom.workflows.contracts import Usage
+from threadloom.workflows.tool_contracts import ToolCall
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import busy_run_id, translated
-from activities.liveness import beat, heartbeating
-from activities.snapshots import as_dict, snapshot_of, tags_of
-from activities.watch import RunWatcher
-from threads_client import TERMINAL_RUN_STATUSES, BadRequestError, ThreadsClient
-from workflows.activity_contracts import (
+from threadloom.activities.errors import busy_run_id, translated
+from threadloom.activities.liveness import beat, heartbeating
+from threadloom.activities.snapshots import as_dict, snapshot_of, tags_of
+from threadloom.activities.watch import RunWatcher
+from threadloom.threads_client import TERMINAL_RUN_STATUSES, BadRequestError, ThreadsClient
+from threadloom.workflows.activity_contracts import (
     AddMessageInput,
     AddMessageOutput,
     CancelRunInput,
@@ -36,8 +36,8 @@ from workflows.activity_contracts import (
     RunSnapshot,
     WaitForRunInput,
 )
-from workflows.contracts import ATTEMPT_TAG, TURN_KEY_TAG, ErrorType
-from workflows.tool_contracts import SubmitToolOutputsInput, SubmitToolOutputsOutput
+from threadloom.workflows.contracts import ATTEMPT_TAG, TURN_KEY_TAG, ErrorType
+from threadloom.workflows.tool_contracts import SubmitToolOutputsInput, SubmitToolOutputsOutput
 
 T = TypeVar("T")
 SCAN_PAGE = 20

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.liveness import heartbeating
-from activities.tools import ToolRegistry
-from workflows.tool_contracts import (
+from threadloom.activities.liveness import heartbeating
+from threadloom.activities.tools import ToolRegistry
+from threadloom.workflows.tool_contracts import (
     TOOL_ARGUMENTS_INVALID,
     TOOL_ERROR,
     CallToolInput,

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from workflows.tool_contracts import OnError, ToolDescription, ToolPolicy
+from threadloom.workflows.tool_contracts import OnError, ToolDescription, ToolPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,9 +15,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.snapshots import snapshot_of
-from threads_client import RunStatus, ThreadsClient
-from workflows.activity_contracts import RunSnapshot, WaitForRunInput
+from threadloom.activities.snapshots import snapshot_of
+from threadloom.threads_client import RunStatus, ThreadsClient
+from threadloom.workflows.activity_contracts import RunSnapshot, WaitForRunInput
 
 WAITING_STATUSES: tuple[RunStatus, ...] = ("queued", "in_progress", "cancelling")
 """Statuses that only time changes; `requires_action` is the workflow's to handle."""

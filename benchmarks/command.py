@@ -16,13 +16,13 @@ import os
 import sys
 from typing import Any
 
-from benchmarks import crash, phases
-from benchmarks.report import Report, table
-from benchmarks.scenarios import Scenarios
-from benchmarks.stack import bench_stack, worker_process
-from starter.api import Threadloom
-from starter.settings import Settings
-from threads_client import ThreadsClient
+from threadloom.benchmarks import crash, phases
+from threadloom.benchmarks.report import Report, table
+from threadloom.benchmarks.scenarios import Scenarios
+from threadloom.benchmarks.stack import bench_stack, worker_process
+from threadloom.starter.api import Threadloom
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import ThreadsClient
 
 
 async def bench_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,9 +26,9 @@ def _name(pid: int) -> str:
         words = [w.decode(errors="replace") for w in cmdline if w]
         if any("temporal" in Path(w).name for w in words[:1]):
             return "temporal dev server"
-        if "threads_server" in words:
+        if "threadloom.threads_server" in words:
             return "threads server"
-        if "benchmarks.worker_process" in words:
+        if "threadloom.benchmarks.worker_process" in words:
             return f"worker ({words[words.index('--kind') + 1]})" if "--kind" in words else "worker"
     return f"pid {pid}"
 

@@ -25,14 +25,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.drivers import TurnDone, fault_metadata, now_ms
-from benchmarks.figures import percentile
-from benchmarks.report import Report
-from benchmarks.scenarios import Batch, Scenarios
-from benchmarks.stack import Stack, WorkerProcess, start_worker, stop_process
-from starter.api import Threadloom
-from threads_client import ThreadsClient
-from workflows.contracts import RunOverrides, TurnRequest, TurnResult, UserMessage
+from threadloom.benchmarks.drivers import TurnDone, fault_metadata, now_ms
+from threadloom.benchmarks.figures import percentile
+from threadloom.benchmarks.report import Report
+from threadloom.benchmarks.scenarios import Batch, Scenarios
+from threadloom.benchmarks.stack import Stack, WorkerProcess, start_worker, stop_process
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import RunOverrides, TurnRequest, TurnResult, UserMessage
 
 WARM_UP_TURNS = 3
 """Unreported turns on the fresh worker first: its sandbox and connections start cold."""

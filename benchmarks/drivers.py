@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from starter.api import Threadloom
-from threads_client import ThreadsClient
-from workflows.contracts import RunOverrides, TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
 
 SEED_POLL_SECONDS = 1.0
 SEED_MAX_POLLS = 600

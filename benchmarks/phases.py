@@ -6,15 +6,15 @@ import argparse
 import uuid
 from collections.abc import Awaitable, Callable
 
-from benchmarks import cpu, drivers, profiling
-from benchmarks.drivers import Driver, Turn, TurnDone
-from benchmarks.figures import history_counts, median
-from benchmarks.noop import NOOP_WORKFLOW
-from benchmarks.report import Report
-from benchmarks.scenarios import RunLength, Scenarios
-from benchmarks.stack import Stack, WorkerProcess, worker_process
-from starter.api import Threadloom
-from threads_client import ThreadsClient
+from threadloom.benchmarks import cpu, drivers, profiling
+from threadloom.benchmarks.drivers import Driver, Turn, TurnDone
+from threadloom.benchmarks.figures import history_counts, median
+from threadloom.benchmarks.noop import NOOP_WORKFLOW
+from threadloom.benchmarks.report import Report
+from threadloom.benchmarks.scenarios import RunLength, Scenarios
+from threadloom.benchmarks.stack import Stack, WorkerProcess, worker_process
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
 
 HISTORY_SAMPLE = 20
 WARM_UP_TURNS = 20

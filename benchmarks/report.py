@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.figures import percentile
-from benchmarks.scenarios import Batch
+from threadloom.benchmarks.figures import percentile
+from threadloom.benchmarks.scenarios import Batch
 
 
 def summary(batch: Batch) -> dict[str, Any]:

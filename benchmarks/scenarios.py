@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from benchmarks.drivers import Driver, Turn, TurnDone
-from threads_client import ThreadsClient
+from threadloom.benchmarks.drivers import Driver, Turn, TurnDone
+from threadloom.threads_client import ThreadsClient
 
 SETUP_CONCURRENCY = 50
 

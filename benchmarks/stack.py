@@ -23,8 +23,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from starter.temporal_binary import find_temporal_binary
-from workflows.contracts import SEARCH_ATTRIBUTES
+from threadloom.starter.temporal_binary import find_temporal_binary
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES
 
 START_SECONDS = 60
 
@@ -86,7 +86,7 @@ async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
     port = free_port()
     log = (home / "threads-server.log").open("wb")
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "threads_server", "--host", "127.0.0.1", "--port", str(port)),
+        *(sys.executable, "-m", "threadloom.threads_server", "--host", "127.0.0.1", "--port", str(port)),
         *("--db", str(home / "threads.db"), "--faults", "--responder", "echo"),
         stdout=log,
         stderr=asyncio.subprocess.STDOUT,
@@ -148,7 +148,7 @@ async def start_worker(stack: Stack, kind: str, task_queue: str, log_name: str) 
     Its stderr goes to `log_name` in the stack's home (appended: restarts share one log).
     """
     command = (
-        *(sys.executable, "-m", "benchmarks.worker_process", "--kind", kind),
+        *(sys.executable, "-m", "threadloom.benchmarks.worker_process", "--kind", kind),
         *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
         *("--threads-base-url", stack.threads_base_url),
     )

@@ -1,4 +1,4 @@
-"""A worker in its own process (`python -m benchmarks.worker_process`), so its memory can be read.
+"""A worker in its own process (`python -m threadloom.benchmarks.worker_process`), to read its memory.
 
 `--kind turn` serves threadloom's real worker (`worker.build_worker`); `--kind noop` the baseline.
 It prints `ready` once polling, and stops cleanly on SIGTERM.
@@ -13,11 +13,11 @@ import sys
 
 from temporalio.worker import Worker
 
-from benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
-from starter.api import connect_client
-from starter.logging_setup import configure_logging
-from starter.settings import Settings
-from worker import build_threads_client, build_worker, exit_without_teardown, sandbox_runner
+from threadloom.benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
+from threadloom.starter.api import connect_client
+from threadloom.starter.logging_setup import configure_logging
+from threadloom.starter.settings import Settings
+from threadloom.worker import build_threads_client, build_worker, exit_without_teardown, sandbox_runner
 
 
 async def serve(kind: str, settings: Settings) -> None:

@@ -33,17 +33,17 @@ from temporalio.exceptions import (
 )
 from temporalio.runtime import Runtime
 
-from starter.client_errors import translated
-from starter.errors import (
+from threadloom.starter.client_errors import translated
+from threadloom.starter.errors import (
     InvalidRequest,
     TemporalUnavailable,
     TurnCancelled,
     TurnError,
     error_for,
 )
-from starter.metrics import sdk_runtime
-from starter.settings import Settings
-from workflows.contracts import (
+from threadloom.starter.metrics import sdk_runtime
+from threadloom.starter.settings import Settings
+from threadloom.workflows.contracts import (
     ASSISTANT_ID,
     CONVERSATION_ID,
     DEFAULT_TASK_QUEUE,
@@ -54,7 +54,7 @@ from workflows.contracts import (
     TurnResult,
     turn_workflow_id,
 )
-from workflows.outcomes import error_details
+from threadloom.workflows.outcomes import error_details
 
 PROGRESS_QUERY = "progress"
 
@@ -146,7 +146,7 @@ class Threadloom:
         Raises:
             ThreadsUnavailable: the Threads API could not create it.
         """
-        from starter.threads_api import create_thread, threads_client
+        from threadloom.starter.threads_api import create_thread, threads_client
 
         async with threads_client(self.settings or Settings()) as client:
             return await create_thread(client, metadata)
@@ -206,7 +206,7 @@ class Threadloom:
         Raises:
             TurnError: a subclass named after the failure type, as for `run_turn`.
         """
-        from starter.conversations import send
+        from threadloom.starter.conversations import send
 
         return await send(
             self,

@@ -12,10 +12,10 @@ import json
 import sys
 from typing import Any
 
-from starter.settings import Settings
-from starter.threads_api import threads_client
-from threads_client import Assistant, FunctionTool
-from threads_client.errors import NotFoundError, ThreadsError
+from threadloom.starter.settings import Settings
+from threadloom.starter.threads_api import threads_client
+from threadloom.threads_client import Assistant, FunctionTool
+from threadloom.threads_client.errors import NotFoundError, ThreadsError
 
 BUILT_IN_TOOLS = ("code_interpreter", "file_search")
 
@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def tool_definitions(names: list[str], settings: Settings) -> list[dict[str, Any]]:
     """Tool definitions for `names`: built-in types as they are, functions from the registries."""
-    from activities.tools import load_registries
-    from starter.devstack import DEMO_TOOLS
+    from threadloom.activities.tools import load_registries
+    from threadloom.starter.devstack import DEMO_TOOLS
 
     functions = [name for name in names if name not in BUILT_IN_TOOLS]
     registry = load_registries(settings.tools or DEMO_TOOLS) if functions else None

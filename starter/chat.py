@@ -8,9 +8,9 @@ import contextlib
 import sys
 import uuid
 
-from starter.api import Threadloom
-from starter.errors import TurnError
-from starter.settings import Settings
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import TurnError
+from threadloom.starter.settings import Settings
 
 QUIT = {"/quit", "/exit"}
 

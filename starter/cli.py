@@ -27,7 +27,10 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starter.settings import Settings
+from threadloom.starter.settings import Settings
+
+STARTER = "threadloom.starter"
+"""Where the commands live; each is imported only when it runs."""
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 QUIET_COMMANDS = {
@@ -65,8 +68,8 @@ def _command(commands: Subparsers, name: str, handler: str, help: str) -> argpar
 
 
 def _add_turn_commands(commands: Subparsers) -> None:
-    _command(commands, "worker", "starter.cli:worker_command", "run a worker")
-    send = _command(commands, "send", "starter.send:send_command", "run one durable turn")
+    _command(commands, "worker", f"{STARTER}.cli:worker_command", "run a worker")
+    send = _command(commands, "send", f"{STARTER}.send:send_command", "run one durable turn")
     send.add_argument("text", help="the user message")
     send.add_argument("--assistant", required=True, help="assistant id (asst_…)")
     send.add_argument("--thread", help="thread id; a new thread is created when omitted")
@@ -82,8 +85,8 @@ def _add_turn_commands(commands: Subparsers) -> None:
     send.add_argument("--deadline", type=float, help="run deadline in seconds")
     send.add_argument("--json", action="store_true", help="print the whole TurnResult as JSON")
     for name, handler, help in (
-        ("dev", "starter.demo:dev_command", "run the embedded stack until Ctrl-C"),
-        ("demo", "starter.demo:demo_command", "run the demo on the embedded stack"),
+        ("dev", f"{STARTER}.demo:dev_command", "run the embedded stack until Ctrl-C"),
+        ("demo", f"{STARTER}.demo:demo_command", "run the demo on the embedded stack"),
     ):
         stack = _command(commands, name, handler, help)
         stack.add_argument("--ui-port", type=int, help="Temporal UI port of the dev server (8233)")
@@ -91,25 +94,25 @@ def _add_turn_commands(commands: Subparsers) -> None:
 
 def _add_conversation_commands(commands: Subparsers) -> None:
     """Conversations and tools (issue 5) register their commands here."""
-    chat = _command(commands, "chat", "starter.chat:chat_command", "chat with an assistant")
+    chat = _command(commands, "chat", f"{STARTER}.chat:chat_command", "chat with an assistant")
     chat.formatter_class = argparse.RawDescriptionHelpFormatter
     chat.epilog = CHAT_KEYS
     chat.add_argument("--assistant", required=True, help="assistant id (asst_…)")
     chat.add_argument("--conversation", help="conversation id (default: a new one)")
     chat.add_argument("--thread", help="thread id of a new conversation (default: a new thread)")
     chat.add_argument("--tool", action="append", default=[], help="a registered tool (repeatable)")
-    from starter.assistants import add_arguments as add_assistant_arguments
+    from threadloom.starter.assistants import add_arguments as add_assistant_arguments
 
     add_assistant_arguments(
         _command(
             commands,
             "assistants",
-            "starter.assistants:assistants_command",
+            f"{STARTER}.assistants:assistants_command",
             "create, list, show or delete assistants",
         )
     )
     schema = _command(
-        commands, "schema", "starter.schema:schema_command", "print the JSON Schema of the contracts"
+        commands, "schema", f"{STARTER}.schema:schema_command", "print the JSON Schema of the contracts"
     )
     schema.add_argument("name", nargs="?", help="one model (TurnRequest, TurnResult, SendTurn, …)")
 
@@ -117,7 +120,7 @@ def _add_conversation_commands(commands: Subparsers) -> None:
 def _add_inspection_commands(commands: Subparsers) -> None:
     """Inspection and replay (issue 6) register their commands here."""
     history = _command(
-        commands, "history", "starter.history:history_command", "write a workflow's history as JSON"
+        commands, "history", f"{STARTER}.history:history_command", "write a workflow's history as JSON"
     )
     history.add_argument("workflow_id", metavar="WORKFLOW_ID", help="e.g. turn-thread_…-KEY")
     history.add_argument("--run-id", help="a run other than the latest (after continue-as-new)")
@@ -125,7 +128,7 @@ def _add_inspection_commands(commands: Subparsers) -> None:
     replay = _command(
         commands,
         "replay",
-        "starter.replay:replay_command",
+        f"{STARTER}.replay:replay_command",
         "replay histories against the current workflow code",
     )
     replay.add_argument("files", nargs="*", metavar="FILE", help="history JSON files")
@@ -138,10 +141,13 @@ def _add_inspection_commands(commands: Subparsers) -> None:
 
 def _add_benchmark_commands(commands: Subparsers) -> None:
     """Benchmarks (issue 7) register their commands here."""
-    from benchmarks.options import add_arguments
+    from threadloom.benchmarks.options import add_arguments
 
     bench = _command(
-        commands, "bench", "benchmarks.command:bench_command", "benchmark turns on a private stack"
+        commands,
+        "bench",
+        "threadloom.benchmarks.command:bench_command",
+        "benchmark turns on a private stack",
     )
     add_arguments(bench)
 
@@ -169,12 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `threadloom` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
-        from threads_server.cli import serve_main
+        from threadloom.threads_server.cli import serve_main
 
         return serve_main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
-    from starter.logging_setup import configure_logging
+    from threadloom.starter.logging_setup import configure_logging
 
     level = settings.log_level
     if args.command in QUIET_COMMANDS and "THREADLOOM_LOG_LEVEL" not in os.environ:
@@ -184,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], Awaitable[int]] = getattr(
         importlib.import_module(module_name), function_name
     )
-    from starter.devstack import DevStackError
+    from threadloom.starter.devstack import DevStackError
 
     try:
         code = asyncio.run(handler(args, settings))
@@ -194,14 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"threadloom {args.command}: {error}", file=sys.stderr)
         code = 1
     # The Temporal SDK's threads can abort interpreter teardown (see worker.exit_without_teardown).
-    from worker import exit_without_teardown
+    from threadloom.worker import exit_without_teardown
 
     exit_without_teardown(code)
 
 
 async def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     """`threadloom worker`: run until SIGINT/SIGTERM."""
-    from worker import ToolsNotLoaded, run_worker
+    from threadloom.worker import ToolsNotLoaded, run_worker
 
     try:
         await run_worker(settings)

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter.errors import TemporalUnavailable, TurnError, TurnOutcomeUnknown
+from threadloom.starter.errors import TemporalUnavailable, TurnError, TurnOutcomeUnknown
 
 UNAVAILABLE_CODES = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}

@@ -22,15 +22,15 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedEr
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from starter.client_errors import client_error, translated
-from starter.errors import (
+from threadloom.starter.client_errors import client_error, translated
+from threadloom.starter.errors import (
     ConversationNotFound,
     ConversationRestarting,
     InvalidRequest,
     TurnError,
     error_for,
 )
-from workflows.contracts import (
+from threadloom.workflows.contracts import (
     ASSISTANT_ID,
     CONVERSATION_ID,
     THREAD_ID,
@@ -39,7 +39,7 @@ from workflows.contracts import (
     TurnResult,
     UserMessage,
 )
-from workflows.conversation_contracts import (
+from threadloom.workflows.conversation_contracts import (
     CLOSE_UPDATE,
     CONVERSATION_RESTARTING,
     CONVERSATION_WORKFLOW,
@@ -51,10 +51,10 @@ from workflows.conversation_contracts import (
     SendTurn,
     conversation_workflow_id,
 )
-from workflows.outcomes import error_details
+from threadloom.workflows.outcomes import error_details
 
 if TYPE_CHECKING:
-    from starter.api import Threadloom
+    from threadloom.starter.api import Threadloom
 
 RESTART_WAIT_SECONDS = 900.0
 """How long `send` keeps resending a turn that a draining conversation run turned away: the run

@@ -18,12 +18,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from starter.api import Threadloom
-from starter.devstack import StackInfo, dev_stack
-from starter.errors import TurnError
-from starter.settings import Settings
-from threads_client import Assistant, ThreadsClient
-from workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.devstack import StackInfo, dev_stack
+from threadloom.starter.errors import TurnError
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import Assistant, ThreadsClient
+from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 
 async def dev_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from activities.tools import ToolRegistry
+from threadloom.activities.tools import ToolRegistry
 
 registry = ToolRegistry()
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starter.settings import Settings
-from starter.temporal_binary import find_temporal_binary
+from threadloom.starter.settings import Settings
+from threadloom.starter.temporal_binary import find_temporal_binary
 
 if TYPE_CHECKING:
-    from threads_server.settings import ServerSettings
+    from threadloom.threads_server.settings import ServerSettings
 
-DEMO_TOOLS = "starter.demo_tools:registry"
+DEMO_TOOLS = "threadloom.starter.demo_tools:registry"
 """The tools the embedded worker serves when `THREADLOOM_TOOLS` is not set."""
 SEARCH_ATTRIBUTE_NAMES = ("ThreadId", "AssistantId", "ConversationId")
 
@@ -163,7 +163,7 @@ async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
 
 def embedded_server_settings(settings: Settings, *, faults_enabled: bool = False) -> ServerSettings:
     """The embedded threads server's settings: address from the base URL, the rest as `serve` reads."""
-    from threads_server.settings import ServerSettings
+    from threadloom.threads_server.settings import ServerSettings
 
     parts = urlsplit(settings.threads_base_url)
     return ServerSettings(
@@ -193,9 +193,9 @@ async def embedded_threads_server(
     """Serve the self-hosted Threads API with uvicorn in this event loop; yields its base URL."""
     from pydantic import ValidationError
 
-    from threads_server.app import create_app
-    from threads_server.cli import settings_error
-    from threads_server.serving import build_server
+    from threadloom.threads_server.app import create_app
+    from threadloom.threads_server.cli import settings_error
+    from threadloom.threads_server.serving import build_server
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
@@ -227,7 +227,7 @@ async def dev_stack(
     faults_enabled: bool = False,
 ) -> AsyncIterator[StackInfo]:
     """Start whatever the settings do not point elsewhere, and a worker; stop them all on exit."""
-    from worker import run_worker
+    from threadloom.worker import run_worker
 
     explicit = settings.model_fields_set
     start_temporal = settings.embedded_temporal

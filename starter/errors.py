@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from workflows.contracts import ErrorType
-from workflows.conversation_contracts import CONVERSATION_RESTARTING, TURN_OUTCOME_UNKNOWN
+from threadloom.workflows.contracts import ErrorType
+from threadloom.workflows.conversation_contracts import CONVERSATION_RESTARTING, TURN_OUTCOME_UNKNOWN
 
 
 class TurnError(Exception):

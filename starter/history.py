@@ -14,8 +14,8 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 
-from starter.api import connect_client
-from starter.settings import Settings
+from threadloom.starter.api import connect_client
+from threadloom.starter.settings import Settings
 
 
 async def fetch_history(client: Client, workflow_id: str, run_id: str | None = None) -> WorkflowHistory:

@@ -26,7 +26,7 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from starter.settings import Settings
+from threadloom.starter.settings import Settings
 
 CORE_LOGGER = "temporalio.core"
 REPEAT_WINDOW_SECONDS = 10.0

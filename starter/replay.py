@@ -18,8 +18,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowRunner
 
-from starter.history import fetch_history, load_history
-from starter.settings import Settings
+from threadloom.starter.history import fetch_history, load_history
+from threadloom.starter.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def build_replayer(
     workflows: Sequence[type] | None = None, runner: WorkflowRunner | None = None
 ) -> Replayer:
     """A replayer with the worker's workflows, sandbox and data converter (unless told otherwise)."""
-    from worker import WORKFLOWS, sandbox_runner
+    from threadloom.worker import WORKFLOWS, sandbox_runner
 
     return Replayer(
         workflows=list(workflows or WORKFLOWS),
@@ -103,7 +103,7 @@ async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     replayer = build_replayer()
     outcomes = [await replay_one(replayer, str(path), load_history(Path(path))) for path in args.files]
     if args.workflow_id or args.query:
-        from starter.api import connect_client
+        from threadloom.starter.api import connect_client
 
         client = await connect_client(settings)
         async for name, history in live_histories(client, args.workflow_id, args.query, args.limit):

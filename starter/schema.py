@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from starter.settings import Settings
-from workflows.contracts import TurnProgress, TurnRequest, TurnResult
-from workflows.conversation_contracts import (
+from threadloom.starter.settings import Settings
+from threadloom.workflows.contracts import TurnProgress, TurnRequest, TurnResult
+from threadloom.workflows.conversation_contracts import (
     CloseConversation,
     ConversationInput,
     ConversationStatus,

@@ -7,12 +7,12 @@ import json
 import sys
 from typing import Any
 
-from starter.api import Threadloom, validate_request
-from starter.errors import TurnError
-from starter.settings import Settings
-from starter.threads_api import create_thread, require_assistant, threads_client
-from workflows.contracts import TurnResult
-from workflows.conversation_contracts import (
+from threadloom.starter.api import Threadloom, validate_request
+from threadloom.starter.errors import TurnError
+from threadloom.starter.settings import Settings
+from threadloom.starter.threads_api import create_thread, require_assistant, threads_client
+from threadloom.workflows.contracts import TurnResult
+from threadloom.workflows.conversation_contracts import (
     STATUS_QUERY,
     ConversationStatus,
     conversation_workflow_id,

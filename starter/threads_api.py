@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starter.errors import AssistantNotFound, ThreadsUnavailable
-from starter.settings import Settings
-from threads_client import ThreadsClient
-from threads_client.errors import NotFoundError, ThreadsError
+from threadloom.starter.errors import AssistantNotFound, ThreadsUnavailable
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import ThreadsClient
+from threadloom.threads_client.errors import NotFoundError, ThreadsError
 
 
 def threads_client(settings: Settings) -> ThreadsClient:

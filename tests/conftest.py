@@ -16,11 +16,11 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.temporal_binary import find_temporal_binary
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import SEARCH_ATTRIBUTES
+from threadloom.starter.api import Threadloom
+from threadloom.starter.temporal_binary import find_temporal_binary
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ def loom(temporal_env: WorkflowEnvironment, task_queue: str) -> Threadloom:
 
 @pytest.fixture(scope="session")
 async def threads_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    from threads_server.testing import running_server
+    from threadloom.threads_server.testing import running_server
 
     path: Path = tmp_path_factory.mktemp("threads")
     async with running_server(path, faults_enabled=True) as server:

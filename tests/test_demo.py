@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from starter.demo import demo_command
-from starter.settings import Settings
+from threadloom.starter.demo import demo_command
+from threadloom.starter.settings import Settings
 
 
 def _free_port() -> int:

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from starter.cli import build_parser
-from starter.settings import Settings
-from threads_server.cli import build_parser as serve_parser
-from threads_server.settings import LLMSettings, ServerSettings
-from workflows.contracts import SEARCH_ATTRIBUTES
+from threadloom.starter.cli import build_parser
+from threadloom.starter.settings import Settings
+from threadloom.threads_server.cli import build_parser as serve_parser
+from threadloom.threads_server.settings import LLMSettings, ServerSettings
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "compose-test-key"

@@ -31,9 +31,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
 from tests.test_deploy_files import run_compose
-from threads_client import ThreadsClient
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "image-test-key"
@@ -122,6 +122,15 @@ def _dockerfile_command() -> list[str]:
     (line,) = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD")]
     command: list[str] = json.loads(line.removeprefix("CMD").strip())
     return command
+
+
+def test_the_wheel_installs_one_import_package(image: Image) -> None:
+    """Ours is `threadloom` alone: no generic top-level `workflows`, `starter`, `worker`, ..."""
+    (site,) = (image.bin.parent / "lib").glob("python3*/site-packages")
+    record = next(site.glob("threadloom-*.dist-info")) / "RECORD"
+    tops = {line.split("/", 1)[0].split(",", 1)[0] for line in record.read_text().splitlines()}
+    ours = {top for top in tops if not top.endswith(".dist-info") and top != ".." and top != "bin"}
+    assert ours == {"threadloom"}, sorted(ours)
 
 
 def test_every_command_of_the_image_answers_help(image: Image, services: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
+from threadloom.starter.api import Threadloom
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.M | re.S)

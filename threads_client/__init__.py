@@ -1,6 +1,6 @@
 """Async Python client for the Threads API (OpenAI Assistants v2 wire format).
 
-    from threads_client import ThreadsClient
+    from threadloom.threads_client import ThreadsClient
 
     async with ThreadsClient("http://127.0.0.1:8700/v1", api_key=None) as client:
         thread = await client.threads.create()
@@ -30,8 +30,8 @@ Errors (all in ``threads_client.errors`` and re-exported here)::
 
 from __future__ import annotations
 
-from threads_client._client import DEFAULT_BASE_URL, ThreadsClient
-from threads_client._models import (
+from threadloom.threads_client._client import DEFAULT_BASE_URL, ThreadsClient
+from threadloom.threads_client._models import (
     APIModel,
     Assistant,
     AssistantTool,
@@ -56,7 +56,7 @@ from threads_client._models import (
     UnknownObject,
     Usage,
 )
-from threads_client._models_message import (
+from threadloom.threads_client._models_message import (
     Attachment,
     FileCitation,
     FileCitationAnnotation,
@@ -82,7 +82,7 @@ from threads_client._models_message import (
     TextDelta,
     TextDeltaContent,
 )
-from threads_client._models_run import (
+from threadloom.threads_client._models_run import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
     FunctionCall,
@@ -98,7 +98,7 @@ from threads_client._models_run import (
     ToolChoice,
     TruncationStrategy,
 )
-from threads_client._models_step import (
+from threadloom.threads_client._models_step import (
     CodeInterpreterCall,
     CodeInterpreterImageOutput,
     CodeInterpreterLogsOutput,
@@ -116,10 +116,10 @@ from threads_client._models_step import (
     ToolCall,
     ToolCallsStepDetails,
 )
-from threads_client._pagination import AsyncPage
-from threads_client._polling import STOP_POLLING_STATUSES
-from threads_client._streaming import StreamEvent
-from threads_client.errors import (
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._polling import STOP_POLLING_STATUSES
+from threadloom.threads_client._streaming import StreamEvent
+from threadloom.threads_client.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,

@@ -13,11 +13,11 @@ from typing import Any, Final, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from threads_client._headers import int_header
-from threads_client._pagination import AsyncPage
-from threads_client._resources.assistants import Assistants
-from threads_client._resources.threads import Threads
-from threads_client.errors import (
+from threadloom.threads_client._headers import int_header
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._resources.assistants import Assistants
+from threadloom.threads_client._resources.threads import Threads
+from threadloom.threads_client.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, Tag
 
-from threads_client._models import (
+from threadloom.threads_client._models import (
     APIModel,
     CodeInterpreterTool,
     Metadata,

@@ -6,7 +6,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from threads_client._models import (
+from threadloom.threads_client._models import (
     APIModel,
     AssistantTool,
     Metadata,

@@ -6,7 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, Tag
 
-from threads_client._models import APIModel, Metadata, UnknownObject, Usage, type_discriminator
+from threadloom.threads_client._models import (
+    APIModel,
+    Metadata,
+    UnknownObject,
+    Usage,
+    type_discriminator,
+)
 
 __all__ = [
     "CodeInterpreterCall",

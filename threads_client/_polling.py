@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Final, Protocol
 
-from threads_client._models_run import TERMINAL_RUN_STATUSES, Run, RunPoll, RunStatus
-from threads_client.errors import PollTimeoutError
+from threadloom.threads_client._models_run import TERMINAL_RUN_STATUSES, Run, RunPoll, RunStatus
+from threadloom.threads_client.errors import PollTimeoutError
 
 __all__ = ["STOP_POLLING_STATUSES", "poll_run"]
 

@@ -20,10 +20,10 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from threads_client._models import ErrorObject, Thread
-from threads_client._models_message import Message, MessageDelta
-from threads_client._models_run import Run
-from threads_client._models_step import RunStep, RunStepDelta
+from threadloom.threads_client._models import ErrorObject, Thread
+from threadloom.threads_client._models_message import Message, MessageDelta
+from threadloom.threads_client._models_run import Run
+from threadloom.threads_client._models_step import RunStep, RunStepDelta
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "StreamEvent", "StreamEventData", "iter_stream_events"]
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from threads_client._models_run import Run
+    from threadloom.threads_client._models_run import Run
 
 __all__ = [
     "APIConnectionError",

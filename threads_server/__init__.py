@@ -4,7 +4,7 @@
 `threads_server.testing.running_server` starts it on a free port for tests.
 """
 
-from threads_server.app import create_app
-from threads_server.settings import LLMSettings, ServerSettings
+from threadloom.threads_server.app import create_app
+from threadloom.threads_server.settings import LLMSettings, ServerSettings
 
 __all__ = ["LLMSettings", "ServerSettings", "create_app"]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from threads_server import (
+from threadloom.threads_server import (
     routes_assistants,
     routes_internal,
     routes_messages,
@@ -16,25 +16,25 @@ from threads_server import (
     routes_steps,
     routes_threads,
 )
-from threads_server.auth import AuthMiddleware, warn_if_unauthenticated
-from threads_server.db import Database
-from threads_server.errors import install_error_handlers
-from threads_server.events import RunEvents
-from threads_server.faults import HttpFaultMiddleware, HttpFaults
-from threads_server.http_layer import (
+from threadloom.threads_server.auth import AuthMiddleware, warn_if_unauthenticated
+from threadloom.threads_server.db import Database
+from threadloom.threads_server.errors import install_error_handlers
+from threadloom.threads_server.events import RunEvents
+from threadloom.threads_server.faults import HttpFaultMiddleware, HttpFaults
+from threadloom.threads_server.http_layer import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
     RequestStats,
     StatsMiddleware,
 )
-from threads_server.idempotency import ADVERTISE_HEADER, Idempotency
-from threads_server.responders import Responder
-from threads_server.responders.chat_completions import ChatCompletionsResponder
-from threads_server.responders.echo import EchoResponder
-from threads_server.runner import Runner
-from threads_server.services import Services
-from threads_server.settings import ServerSettings
-from threads_server.wire_json import WireJSONResponse
+from threadloom.threads_server.idempotency import ADVERTISE_HEADER, Idempotency
+from threadloom.threads_server.responders import Responder
+from threadloom.threads_server.responders.chat_completions import ChatCompletionsResponder
+from threadloom.threads_server.responders.echo import EchoResponder
+from threadloom.threads_server.runner import Runner
+from threadloom.threads_server.services import Services
+from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.wire_json import WireJSONResponse
 
 log = logging.getLogger("threads_server")
 

@@ -16,8 +16,8 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from threads_server.errors import APIError
-from threads_server.http_layer import send_envelope
+from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.http_layer import send_envelope
 
 log = logging.getLogger("threads_server")
 OPEN_PATHS = frozenset({"/_threadloom/health"})

@@ -1,4 +1,4 @@
-"""`threadloom serve` / `python -m threads_server`: run the Threads API server."""
+"""`threadloom serve` / `python -m threadloom.threads_server`: run the Threads API server."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 
 from pydantic import SecretStr, ValidationError
 
-from threads_server.app import create_app
-from threads_server.serving import build_server
-from threads_server.settings import ServerSettings
+from threadloom.threads_server.app import create_app
+from threadloom.threads_server.serving import build_server
+from threadloom.threads_server.settings import ServerSettings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from threads_server.wire_json import WireJSONResponse
+from threadloom.threads_server.wire_json import WireJSONResponse
 
 
 class APIError(Exception):

@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from threads_server.wire_json import encode_text
+from threadloom.threads_server.wire_json import encode_text
 
 TERMINAL_RUN_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled", "expired"})
 DEFAULT_MAX_EVENTS = 1000

@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threads_server.errors import envelope
-from threads_server.request_tools import Strict
-from threads_server.wire_json import encode
+from threadloom.threads_server.errors import envelope
+from threadloom.threads_server.request_tools import Strict
+from threadloom.threads_server.wire_json import encode
 
 RUN_FAULT_KINDS = {"delay", "stall", "fail", "expire", "incomplete"}
 FAIL_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}

@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threads_server.errors import APIError, envelope
-from threads_server.wire_json import encode
+from threadloom.threads_server.errors import APIError, envelope
+from threadloom.threads_server.wire_json import encode
 
 log = logging.getLogger("threads_server")
 REQUEST_ID_KEY = "threadloom.request_id"

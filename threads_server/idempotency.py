@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response
 
-from threads_server.db import Database
-from threads_server.errors import APIError
-from threads_server.wire_json import encode_text
+from threadloom.threads_server.db import Database
+from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.wire_json import encode_text
 
 T = TypeVar("T")
 

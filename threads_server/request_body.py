@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Query, Request
 from pydantic import BaseModel
 
-from threads_server.errors import APIError
-from threads_server.settings import ServerSettings
-from threads_server.storage_rows import ListQuery
-from threads_server.wire_json import InvalidBody, decode_body
+from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.wire_json import InvalidBody, decode_body
 
 M = TypeVar("M", bound=BaseModel)
 

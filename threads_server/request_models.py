@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from threads_server.request_tools import (
+from threadloom.threads_server.request_tools import (
     NonEmpty,
     ResponseFormat,
     Strict,

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from threads_server.settings import ServerSettings
-from threads_server.wire_json import encode_text
+from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.wire_json import encode_text
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Name64 = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from threads_server.errors import APIError, not_found
-from threads_server.faults import HttpFault
-from threads_server.request_body import read_body
-from threads_server.services import Services, services
+from threadloom.threads_server.errors import APIError, not_found
+from threadloom.threads_server.faults import HttpFault
+from threadloom.threads_server.request_body import read_body
+from threadloom.threads_server.services import Services, services
 
 router = APIRouter(prefix="/_threadloom", tags=["threadloom"])
 Svc = Annotated[Services, Depends(services)]

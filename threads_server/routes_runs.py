@@ -13,19 +13,19 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threads_server import long_poll, storage_messages, storage_runs
-from threads_server.errors import APIError
-from threads_server.events import TERMINAL_RUN_STATUSES, Event
-from threads_server.request_body import dump, list_query, read_body
-from threads_server.request_models import (
+from threadloom.threads_server import long_poll, storage_messages, storage_runs
+from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event
+from threadloom.threads_server.request_body import dump, list_query, read_body
+from threadloom.threads_server.request_models import (
     CreateRun,
     CreateThreadAndRun,
     ModifyMetadata,
     SubmitToolOutputs,
 )
-from threads_server.services import Services, services
-from threads_server.storage_rows import ListQuery
-from threads_server.streaming import sse_response
+from threadloom.threads_server.services import Services, services
+from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.streaming import sse_response
 
 router = APIRouter(tags=["runs"])
 Svc = Annotated[Services, Depends(services)]

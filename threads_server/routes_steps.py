@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from threads_server import storage_runs, storage_steps
-from threads_server.request_body import list_query
-from threads_server.services import Services, services
-from threads_server.storage_rows import ListQuery
+from threadloom.threads_server import storage_runs, storage_steps
+from threadloom.threads_server.request_body import list_query
+from threadloom.threads_server.services import Services, services
+from threadloom.threads_server.storage_rows import ListQuery
 
 router = APIRouter(tags=["run steps"])
 Svc = Annotated[Services, Depends(services)]

@@ -21,21 +21,21 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from threads_server import storage_run_progress as progress
-from threads_server import storage_runs
-from threads_server.db import Database
-from threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
-from threads_server.expiry import Expiries
-from threads_server.finish_times import FinishTimes
-from threads_server.responders import (
+from threadloom.threads_server import storage_run_progress as progress
+from threadloom.threads_server import storage_runs
+from threadloom.threads_server.db import Database
+from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
+from threadloom.threads_server.expiry import Expiries
+from threadloom.threads_server.finish_times import FinishTimes
+from threadloom.threads_server.responders import (
     Reply,
     Responder,
     ResponderError,
     ResponderInput,
     ToolCalls,
 )
-from threads_server.run_events import message_delta, text_chunks, tool_call_events
-from threads_server.settings import ServerSettings
+from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
+from threadloom.threads_server.settings import ServerSettings
 
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}

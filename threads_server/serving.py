@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from threads_server.faults import TRANSPORT_KEY
+from threadloom.threads_server.faults import TRANSPORT_KEY
 
 
 class _TransportInState(asyncio.Protocol):

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from threads_server.auth import exposure_problem
+from threadloom.threads_server.auth import exposure_problem
 
 ResponderName = Literal["auto", "echo", "chat_completions"]
 

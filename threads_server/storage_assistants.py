@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from threads_server.errors import not_found
-from threads_server.ids import new_id, now
-from threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.errors import not_found
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
 
 
 def create_assistant(conn: sqlite3.Connection, fields: dict[str, Any]) -> dict[str, Any]:

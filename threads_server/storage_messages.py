@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from threads_server.errors import APIError, not_found
-from threads_server.ids import new_id, now
-from threads_server.storage_rows import ListQuery, insert, list_page, load, save
-from threads_server.wire_json import decode_stored
+from threadloom.threads_server.errors import APIError, not_found
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.wire_json import decode_stored
 
 ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
 

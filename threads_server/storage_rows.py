@@ -12,8 +12,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from threads_server.errors import APIError
-from threads_server.wire_json import decode_stored, encode_text
+from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.wire_json import decode_stored, encode_text
 
 Order = Literal["asc", "desc"]
 

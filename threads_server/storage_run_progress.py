@@ -11,21 +11,21 @@ import json
 import sqlite3
 from typing import Any
 
-from threads_server import storage_threads
-from threads_server.expiry import is_due
-from threads_server.faults import RunFault, parse_run_fault
-from threads_server.ids import new_id, now
-from threads_server.storage_assistants import get_assistant
-from threads_server.storage_messages import (
+from threadloom.threads_server import storage_threads
+from threadloom.threads_server.expiry import is_due
+from threadloom.threads_server.faults import RunFault, parse_run_fault
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_assistants import get_assistant
+from threadloom.threads_server.storage_messages import (
     ACTIVE_RUN_STATUSES,
     new_message,
     save_message,
     store_message,
     thread_messages,
 )
-from threads_server.storage_rows import load
-from threads_server.storage_runs import ZERO_USAGE, load_run, save_run
-from threads_server.storage_steps import in_progress_steps, new_step, save_step, store_step
+from threadloom.threads_server.storage_rows import load
+from threadloom.threads_server.storage_runs import ZERO_USAGE, load_run, save_run
+from threadloom.threads_server.storage_steps import in_progress_steps, new_step, save_step, store_step
 
 Objects = dict[str, Any]
 STEP_STATUS = {"cancelled": "cancelled", "expired": "expired", "failed": "failed"}

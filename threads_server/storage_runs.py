@@ -12,19 +12,19 @@ import math
 import sqlite3
 from typing import Any
 
-from threads_server.errors import APIError, not_found
-from threads_server.expiry import is_due
-from threads_server.ids import new_id, now
-from threads_server.storage_assistants import get_assistant
-from threads_server.storage_messages import (
+from threadloom.threads_server.errors import APIError, not_found
+from threadloom.threads_server.expiry import is_due
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_assistants import get_assistant
+from threadloom.threads_server.storage_messages import (
     ACTIVE_RUN_STATUSES,
     active_run_id,
     insert_message,
 )
-from threads_server.storage_rows import ListQuery, insert, list_page
-from threads_server.storage_steps import load_step, save_step
-from threads_server.storage_threads import create_thread, get_thread
-from threads_server.wire_json import encode_text
+from threadloom.threads_server.storage_rows import ListQuery, insert, list_page
+from threadloom.threads_server.storage_steps import load_step, save_step
+from threadloom.threads_server.storage_threads import create_thread, get_thread
+from threadloom.threads_server.wire_json import encode_text
 
 ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from typing import Any
 
-from threads_server.errors import not_found
-from threads_server.ids import new_id, now
-from threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.errors import not_found
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
 
 
 def new_step(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:

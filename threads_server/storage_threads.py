@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from threads_server.errors import not_found
-from threads_server.ids import new_id, now
-from threads_server.storage_messages import insert_message
-from threads_server.storage_rows import insert, load, save
+from threadloom.threads_server.errors import not_found
+from threadloom.threads_server.ids import new_id, now
+from threadloom.threads_server.storage_messages import insert_message
+from threadloom.threads_server.storage_rows import insert, load, save
 
 
 def create_thread(

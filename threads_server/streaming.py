@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 
-from threads_server.events import Event, Subscription
+from threadloom.threads_server.events import Event, Subscription
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 

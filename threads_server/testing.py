@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from threads_server.app import create_app
-from threads_server.serving import build_server
-from threads_server.settings import ServerSettings
+from threadloom.threads_server.app import create_app
+from threadloom.threads_server.serving import build_server
+from threadloom.threads_server.settings import ServerSettings
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.contracts import PollSettings, RunOverrides, Usage, UserMessage
-from workflows.tool_contracts import ToolCall
+from threadloom.workflows.contracts import PollSettings, RunOverrides, Usage, UserMessage
+from threadloom.workflows.tool_contracts import ToolCall
 
 
 class _Model(BaseModel):

@@ -12,7 +12,7 @@ from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
-from workflows.contracts import NON_RETRYABLE_ERROR_TYPES, TurnPolicy
+from threadloom.workflows.contracts import NON_RETRYABLE_ERROR_TYPES, TurnPolicy
 
 HTTP_CALL_SECONDS = 40.0
 """Longest single Threads API exchange of an activity attempt (client timeout plus margin)."""

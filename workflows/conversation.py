@@ -37,16 +37,16 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.conversations import ConversationActivities
-    from workflows import conversation_contracts as contracts
-    from workflows.contracts import (
+    from threadloom.activities.conversations import ConversationActivities
+    from threadloom.workflows import conversation_contracts as contracts
+    from threadloom.workflows.contracts import (
         ASSISTANT_ID,
         CONVERSATION_ID,
         THREAD_ID,
         TurnRequest,
         TurnResult,
     )
-    from workflows.conversation_contracts import (
+    from threadloom.workflows.conversation_contracts import (
         CLOSE_UPDATE,
         CONVERSATION_RESTARTING,
         CONVERSATION_WORKFLOW,
@@ -64,9 +64,9 @@ with workflow.unsafe.imports_passed_through():
         TurnResultInput,
     )
 
-from workflows import activity_options as opts
-from workflows.outcomes import error_details, turn_failure
-from workflows.turn import TurnWorkflow
+from threadloom.workflows import activity_options as opts
+from threadloom.workflows.outcomes import error_details, turn_failure
+from threadloom.workflows.turn import TurnWorkflow
 
 CANCEL_ENDS_PATCH = "conversation-cancel-ends-it"
 """Since this patch a cancelled conversation ends cancelled; before it, it only lost its turn."""

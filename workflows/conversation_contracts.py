@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.contracts import (
+from threadloom.workflows.contracts import (
     MAX_TOOLS,
     Identifier,
     RunOverrides,

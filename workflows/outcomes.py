@@ -13,8 +13,8 @@ from typing import Any
 
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
-from workflows.activity_contracts import RunSnapshot
-from workflows.contracts import ErrorType, RunOutcome
+from threadloom.workflows.activity_contracts import RunSnapshot
+from threadloom.workflows.contracts import ErrorType, RunOutcome
 
 RETRYABLE_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded"})
 

@@ -16,9 +16,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tool_calls import ToolActivities
-    from workflows.contracts import ErrorType
-    from workflows.tool_contracts import (
+    from threadloom.activities.tool_calls import ToolActivities
+    from threadloom.workflows.contracts import ErrorType
+    from threadloom.workflows.tool_contracts import (
         TOOL_ARGUMENTS_INVALID,
         CallToolInput,
         DescribeToolsInput,
@@ -27,8 +27,8 @@ with workflow.unsafe.imports_passed_through():
         ToolOutput,
     )
 
-from workflows import activity_options as opts
-from workflows.outcomes import turn_failure
+from threadloom.workflows import activity_options as opts
+from threadloom.workflows.outcomes import turn_failure
 
 FAIL_FAST_PATCH = "tool-failure-cancels-siblings"
 """Since this patch a `fail` tool's failure cancels the round's other calls; before it, the round

@@ -20,8 +20,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError,
 # The workflow logic itself (this module, `outcomes`, `tool_rounds`, ...) runs inside the sandbox,
 # which is what checks it for non-determinism.
 with workflow.unsafe.imports_passed_through():
-    from activities.threads import ThreadsActivities
-    from workflows.activity_contracts import (
+    from threadloom.activities.threads import ThreadsActivities
+    from threadloom.workflows.activity_contracts import (
         AddMessageInput,
         CancelRunInput,
         CreateRunInput,
@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         RunSnapshot,
         WaitForRunInput,
     )
-    from workflows.contracts import (
+    from threadloom.workflows.contracts import (
         ASSISTANT_ID,
         CONVERSATION_ID,
         THREAD_ID,
@@ -45,11 +45,11 @@ with workflow.unsafe.imports_passed_through():
         TurnResult,
         TurnTimings,
     )
-    from workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
+    from threadloom.workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
 
-from workflows import activity_options as opts
-from workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
-from workflows.tool_rounds import describe_tools, run_tool_round
+from threadloom.workflows import activity_options as opts
+from threadloom.workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
+from threadloom.workflows.tool_rounds import describe_tools, run_tool_round
 
 SCAN_SLACK_SECONDS = 120
 """How far before the turn's start an object it wrote may be dated (clock skew between services)."""

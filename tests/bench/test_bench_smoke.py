@@ -20,7 +20,7 @@ SMOKE = [
 def test_bench_smoke_run_is_sane() -> None:
     # Its own process: the benchmark starts its own dev server, threads server and workers.
     done = subprocess.run(
-        [sys.executable, "-m", "starter.cli", "bench", *SMOKE],
+        [sys.executable, "-m", "threadloom.starter.cli", "bench", *SMOKE],
         capture_output=True,
         text=True,
         timeout=300,

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from benchmarks.stack import start_ready_process
+from threadloom.benchmarks.stack import start_ready_process
 
 CHATTY = (
     "import sys\n"

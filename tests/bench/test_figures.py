@@ -8,8 +8,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
-from benchmarks.figures import count_history, percentile
-from benchmarks.scenarios import RunLength
+from threadloom.benchmarks.figures import count_history, percentile
+from threadloom.benchmarks.scenarios import RunLength
 
 E = EventType
 

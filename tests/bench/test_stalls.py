@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import benchmarks.scenarios
-from benchmarks.drivers import TurnDone
-from benchmarks.report import Report, summary, table
-from benchmarks.scenarios import RunLength, Scenarios, Turn
-from threads_client import ThreadsClient
+from threadloom import benchmarks
+from threadloom.benchmarks.drivers import TurnDone
+from threadloom.benchmarks.report import Report, summary, table
+from threadloom.benchmarks.scenarios import RunLength, Scenarios, Turn
+from threadloom.threads_client import ThreadsClient
 
 
 async def test_a_stalled_batch_reports_what_finished_and_which_turns_did_not(

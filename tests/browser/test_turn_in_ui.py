@@ -22,11 +22,11 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.temporal_binary import find_temporal_binary
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import SEARCH_ATTRIBUTES, TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.temporal_binary import find_temporal_binary
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES, TurnRequest, UserMessage
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -90,7 +90,7 @@ async def test_finished_turn_in_the_ui(ui_env: tuple[WorkflowEnvironment, int], 
     except ImportError:
         _skip_loudly("Python Playwright not installed: `pip install -e '.[test]'`")
     chromium = _chromium()
-    from threads_server.testing import running_server
+    from threadloom.threads_server.testing import running_server
 
     env, ui_port = ui_env
     async with (

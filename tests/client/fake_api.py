@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from threads_client import ThreadsClient
+from threadloom.threads_client import ThreadsClient
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

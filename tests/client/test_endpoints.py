@@ -9,7 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from threads_client import Assistant, DeletionStatus, Message, Run, RunStep, Thread, ThreadsClient
+from threadloom.threads_client import (
+    Assistant,
+    DeletionStatus,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    ThreadsClient,
+)
 
 from .fake_api import message_object, run_object
 

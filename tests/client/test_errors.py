@@ -10,8 +10,8 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-import threads_client._client as client_module
-from threads_client import (
+import threadloom.threads_client._client as client_module
+from threadloom.threads_client import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -28,7 +28,7 @@ from threads_client import (
     ThreadsError,
     UnprocessableEntityError,
 )
-from threads_client.errors import parse_retry_after
+from threadloom.threads_client.errors import parse_retry_after
 
 from .fake_api import error_response, run_object
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.client.fake_api import error_response, message_object, run_object
-from threads_client import InternalServerError, ThreadsClient
+from threadloom.threads_client import InternalServerError, ThreadsClient
 
 RETENTION = {"threadloom-idempotency-keys": "86400"}
 
@@ -32,7 +32,7 @@ def client_for(recorder: Recorder, max_retries: int) -> ThreadsClient:
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("threads_client._client.INITIAL_RETRY_DELAY", 0.0)
+    monkeypatch.setattr("threadloom.threads_client._client.INITIAL_RETRY_DELAY", 0.0)
 
 
 async def test_a_retried_post_sends_one_key_for_all_its_attempts() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from threads_client import (
+from threadloom.threads_client import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
     Assistant,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from threads_client import AsyncPage, Message
+from threadloom.threads_client import AsyncPage, Message
 
 from .fake_api import FakeThreadsAPI, message_object
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from threads_client import PollTimeoutError, ThreadsClient
+from threadloom.threads_client import PollTimeoutError, ThreadsClient
 
 from .fake_api import FakeThreadsAPI, run_object
 

@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-import threads_client
-from threads_client import (
+from threadloom import threads_client
+from threadloom.threads_client import (
     FunctionDefinition,
     FunctionTool,
     Message,

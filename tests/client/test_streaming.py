@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from threads_client import (
+from threadloom.threads_client import (
     APIConnectionError,
     BadRequestError,
     ErrorObject,
@@ -22,7 +22,7 @@ from threads_client import (
     Thread,
     ThreadsClient,
 )
-from threads_client._streaming import SSEDecoder
+from threadloom.threads_client._streaming import SSEDecoder
 
 from .fake_api import error_response, message_object, run_object
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.chat import chat_command
-from starter.cli import build_parser
-from starter.schema import schema_command
-from starter.send import send_command
-from starter.settings import Settings
-from starter.temporal_binary import find_temporal_binary
+from threadloom.starter.api import Threadloom
+from threadloom.starter.chat import chat_command
+from threadloom.starter.cli import build_parser
+from threadloom.starter.schema import schema_command
+from threadloom.starter.send import send_command
+from threadloom.starter.settings import Settings
+from threadloom.starter.temporal_binary import find_temporal_binary
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 

@@ -12,13 +12,13 @@ import uuid
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from starter.api import Threadloom
-from starter.conversations import close
-from starter.errors import ConversationNotFound, TemporalUnavailable, TurnCancelled
-from starter.settings import Settings
 from tests.engine.observe import thread_state
-from threads_client import ThreadsClient
-from workflows.conversation_contracts import (
+from threadloom.starter.api import Threadloom
+from threadloom.starter.conversations import close
+from threadloom.starter.errors import ConversationNotFound, TemporalUnavailable, TurnCancelled
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.conversation_contracts import (
     MAX_REMEMBERED_BYTES,
     ConversationInput,
     ConversationLimits,
@@ -127,7 +127,7 @@ async def test_a_resent_key_whose_turn_still_runs_waits_for_that_turn(
     the same key: it waits for that turn in a heartbeating activity (not a 2-minute local activity)
     and answers with its result; nothing runs twice."""
     from tests.engine.test_turns import turn
-    from workflows.contracts import RunOverrides
+    from threadloom.workflows.contracts import RunOverrides
 
     slow = RunOverrides(metadata={"fault": "delay=1500"})
     direct = await loom.start_turn(turn(thread_id, assistant_id, "started first", run=slow))

@@ -13,13 +13,13 @@ import uuid
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from starter.api import Threadloom
-from starter.conversations import close
-from starter.errors import InvalidRequest
 from tests.engine.observe import thread_state
-from threads_client import ThreadsClient
-from workflows.contracts import TurnResult
-from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
+from threadloom.starter.api import Threadloom
+from threadloom.starter.conversations import close
+from threadloom.starter.errors import InvalidRequest
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import TurnResult
+from threadloom.workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 
@@ -65,7 +65,7 @@ async def test_concurrent_sends_run_one_at_a_time_in_order(
 
 
 def _thread_of(description: object) -> str:
-    from workflows.contracts import THREAD_ID
+    from threadloom.workflows.contracts import THREAD_ID
 
     value = description.typed_search_attributes.get(THREAD_ID)  # type: ignore[attr-defined]
     assert value

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.assistants import assistants_command
-from starter.cli import build_parser
-from starter.send import send_command
-from starter.settings import Settings
-from threads_client import ThreadsClient
+from threadloom.starter.assistants import assistants_command
+from threadloom.starter.cli import build_parser
+from threadloom.starter.send import send_command
+from threadloom.starter.settings import Settings
+from threadloom.threads_client import ThreadsClient
 
 
 @pytest.fixture

@@ -22,16 +22,15 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import worker
-import workflows.conversation_contracts
-from starter.api import Threadloom
-from starter.conversations import close
-from starter.temporal_binary import find_temporal_binary
 from tests.engine.observe import thread_state
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import SEARCH_ATTRIBUTES, TurnResult
-from workflows.conversation_contracts import (
+from threadloom import worker, workflows
+from threadloom.starter.api import Threadloom
+from threadloom.starter.conversations import close
+from threadloom.starter.temporal_binary import find_temporal_binary
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES, TurnResult
+from threadloom.workflows.conversation_contracts import (
     MAX_UPDATES_PER_RUN,
     ConversationLimits,
     ConversationSummary,
@@ -338,7 +337,7 @@ async def test_update_cap_turns_new_turns_to_the_next_run(
     cap = 4
     # The constant is read from the contracts module at run time; that module is passed through the
     # sandbox, so the worker's workflows see the patched value (the same module object).
-    assert "workflows.conversation_contracts" in worker.PASSTHROUGH_MODULES
+    assert "threadloom.workflows.conversation_contracts" in worker.PASSTHROUGH_MODULES
     monkeypatch.setattr(workflows.conversation_contracts, "MAX_UPDATES_PER_RUN", cap)
     cid = new_conversation()
     limits = ConversationLimits(max_turns_per_run=2)  # below the cap, as 1,500 is below 1,800

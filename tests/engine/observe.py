@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from starter.api import TurnHandle
-from threads_client import Message, Run, ThreadsClient
-from workflows.contracts import TurnPhase
+from threadloom.starter.api import TurnHandle
+from threadloom.threads_client import Message, Run, ThreadsClient
+from threadloom.workflows.contracts import TurnPhase
 
 
 @dataclass(frozen=True)

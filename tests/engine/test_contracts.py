@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from starter import errors
-from starter.api import validate_request
-from workflows.contracts import MAX_MESSAGE_CHARS, ErrorType, TurnRequest
+from threadloom.starter import errors
+from threadloom.starter.api import validate_request
+from threadloom.workflows.contracts import MAX_MESSAGE_CHARS, ErrorType, TurnRequest
 
 
 def request(**changes: Any) -> dict[str, Any]:

@@ -15,14 +15,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import turn
-from threads_client import ThreadsClient
-from threads_server.settings import LLMSettings
-from threads_server.testing import running_server, serve
-from worker import build_worker
-from workflows.contracts import TurnPolicy
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
+from threadloom.threads_server.settings import LLMSettings
+from threadloom.threads_server.testing import running_server, serve
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import TurnPolicy
 
 RETRY_AFTER_SECONDS = 2
 

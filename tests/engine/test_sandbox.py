@@ -19,8 +19,8 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import workflows
-from worker import sandbox_runner
+from threadloom import workflows
+from threadloom.worker import sandbox_runner
 
 PROBE = """
 from datetime import datetime
@@ -43,10 +43,10 @@ def probe_module() -> Iterator[str]:
     path = Path(workflows.__file__).parent / f"{name}.py"
     path.write_text(PROBE)
     try:
-        yield f"workflows.{name}"
+        yield f"threadloom.workflows.{name}"
     finally:
         path.unlink()
-        sys.modules.pop(f"workflows.{name}", None)
+        sys.modules.pop(f"threadloom.workflows.{name}", None)
 
 
 async def test_a_workflow_module_reading_the_clock_fails_in_the_sandbox(

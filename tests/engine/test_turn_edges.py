@@ -7,13 +7,13 @@ import asyncio
 import httpx
 import pytest
 
-from starter.api import Threadloom
-from starter.errors import AssistantNotFound, RunRequiresAction, ThreadBusy, TurnCancelled
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import FAST_POLICY, turn
 from tests.inspection.test_turn_inspection import current_details
-from threads_client import ThreadsClient
-from workflows.contracts import PollSettings, RunOverrides, TurnPolicy
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import AssistantNotFound, RunRequiresAction, ThreadBusy, TurnCancelled
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import PollSettings, RunOverrides, TurnPolicy
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 

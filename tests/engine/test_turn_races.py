@@ -16,13 +16,13 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom, TurnHandle
-from starter.errors import TurnCancelled
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import FAST_POLICY, turn
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import TURN_KEY_TAG, TURN_WORKFLOW, RunOverrides, TurnResult
+from threadloom.starter.api import Threadloom, TurnHandle
+from threadloom.starter.errors import TurnCancelled
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import TURN_KEY_TAG, TURN_WORKFLOW, RunOverrides, TurnResult
 
 
 async def add_faults(control: httpx.AsyncClient, *faults: dict[str, object]) -> None:

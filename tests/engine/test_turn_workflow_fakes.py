@@ -19,11 +19,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from starter.api import Threadloom
-from starter.errors import RunFailed, RunRequiresAction, RunTimedOut, TurnCancelled
 from tests.engine.observe import wait_for_phase
-from worker import WORKFLOWS, sandbox_runner
-from workflows.activity_contracts import (
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import RunFailed, RunRequiresAction, RunTimedOut, TurnCancelled
+from threadloom.worker import WORKFLOWS, sandbox_runner
+from threadloom.workflows.activity_contracts import (
     AddMessageInput,
     AddMessageOutput,
     CancelRunInput,
@@ -35,7 +35,7 @@ from workflows.activity_contracts import (
     RunSnapshot,
     WaitForRunInput,
 )
-from workflows.contracts import TurnPolicy, TurnRequest, UserMessage
+from threadloom.workflows.contracts import TurnPolicy, TurnRequest, UserMessage
 
 
 @dataclass

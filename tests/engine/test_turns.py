@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.threads import ThreadsActivities
-from starter.api import Threadloom
-from starter.errors import (
+from tests.engine.observe import thread_state, wait_for_phase
+from threadloom.activities.threads import ThreadsActivities
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import (
     AssistantNotFound,
     InvalidRequest,
     RunFailed,
@@ -23,9 +24,14 @@ from starter.errors import (
     ThreadNotFound,
     TurnCancelled,
 )
-from tests.engine.observe import thread_state, wait_for_phase
-from threads_client import ThreadsClient
-from workflows.contracts import PollSettings, RunOverrides, TurnPolicy, TurnRequest, UserMessage
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import (
+    PollSettings,
+    RunOverrides,
+    TurnPolicy,
+    TurnRequest,
+    UserMessage,
+)
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 

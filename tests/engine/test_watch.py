@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from activities.watch import RunWatcher
 from tests.client.fake_api import run_object
-from threads_client import ThreadsClient
-from workflows.activity_contracts import WaitForRunInput
-from workflows.contracts import PollSettings
+from threadloom.activities.watch import RunWatcher
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.activity_contracts import WaitForRunInput
+from threadloom.workflows.contracts import PollSettings
 
 STATUSES = ("queued", "in_progress", "completed")
 

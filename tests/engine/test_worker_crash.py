@@ -13,11 +13,11 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-import worker
-from starter.api import Threadloom
 from tests.engine.observe import thread_state, wait_for_phase
-from threads_client import ThreadsClient
-from workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
+from threadloom import worker
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 WORKER_SCRIPT = Path(worker.__file__).resolve()
 

@@ -6,10 +6,10 @@ import uuid
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from starter.api import Threadloom
-from starter.conversations import close
-from workflows.contracts import ASSISTANT_ID, CONVERSATION_ID, THREAD_ID, turn_workflow_id
-from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
+from threadloom.starter.api import Threadloom
+from threadloom.starter.conversations import close
+from threadloom.workflows.contracts import ASSISTANT_ID, CONVERSATION_ID, THREAD_ID, turn_workflow_id
+from threadloom.workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
 
 
 async def test_conversation_runs_and_turns_carry_the_search_attributes(

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.history import history_command
-from starter.replay import replay_command
-from starter.settings import Settings
-from workflows.contracts import TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.history import history_command
+from threadloom.starter.replay import replay_command
+from threadloom.starter.settings import Settings
+from threadloom.workflows.contracts import TurnRequest, UserMessage
 
 
 async def test_history_file_and_live_workflows_replay(

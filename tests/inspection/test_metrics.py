@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.metrics import CORE_LOGGER, RepeatFilter, sdk_runtime
-from starter.settings import Settings
-from worker import run_worker
-from workflows.contracts import TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.metrics import CORE_LOGGER, RepeatFilter, sdk_runtime
+from threadloom.starter.settings import Settings
+from threadloom.worker import run_worker
+from threadloom.workflows.contracts import TurnRequest, UserMessage
 
 
 def _free_port() -> int:

@@ -11,9 +11,9 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.api import Threadloom
-from starter.errors import TurnCancelled
-from workflows.contracts import (
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import TurnCancelled
+from threadloom.workflows.contracts import (
     ASSISTANT_ID,
     CONVERSATION_ID,
     THREAD_ID,

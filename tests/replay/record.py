@@ -25,15 +25,21 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools import ToolRegistry
-from starter.api import Threadloom
-from starter.demo_tools import get_weather
-from starter.errors import TurnError
-from starter.history import history_json
-from starter.temporal_binary import find_temporal_binary
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import SEARCH_ATTRIBUTES, RunOverrides, TurnPolicy, TurnRequest, UserMessage
+from threadloom.activities.tools import ToolRegistry
+from threadloom.starter.api import Threadloom
+from threadloom.starter.demo_tools import get_weather
+from threadloom.starter.errors import TurnError
+from threadloom.starter.history import history_json
+from threadloom.starter.temporal_binary import find_temporal_binary
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import (
+    SEARCH_ATTRIBUTES,
+    RunOverrides,
+    TurnPolicy,
+    TurnRequest,
+    UserMessage,
+)
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TASK_QUEUE = "histories"
@@ -200,8 +206,8 @@ async def tool_failed(rec: Recording) -> str:
 
 async def conversation_turn_failed(rec: Recording) -> list[str]:
     """A conversation whose first turn fails (two runs end `server_error`); the next turn works."""
-    from starter.conversations import close
-    from workflows.conversation_contracts import conversation_workflow_id
+    from threadloom.starter.conversations import close
+    from threadloom.workflows.conversation_contracts import conversation_workflow_id
 
     conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
     failing_key = f"{conversation_id}-1"
@@ -239,8 +245,8 @@ async def conversation_turn_failed(rec: Recording) -> list[str]:
 
 async def conversation(rec: Recording) -> list[str]:
     """Three turns with two per run: the first run continues as new; then the conversation closes."""
-    from starter.conversations import close
-    from workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
+    from threadloom.starter.conversations import close
+    from threadloom.workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
 
     conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
     limits = ConversationLimits(max_turns_per_run=2)
@@ -322,7 +328,7 @@ async def run_completed_while_cancelling(rec: Recording) -> str:
 
 async def conversation_cancelled(rec: Recording) -> list[str]:
     """A conversation cancelled while its turn's run stalls: the turn and the conversation end."""
-    from workflows.conversation_contracts import conversation_workflow_id
+    from threadloom.workflows.conversation_contracts import conversation_workflow_id
 
     conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
     thread = await rec.threads.threads.create()
@@ -355,8 +361,8 @@ async def conversation_cancelled(rec: Recording) -> list[str]:
 async def conversation_resent_running_turn(rec: Recording) -> list[str]:
     """A conversation sent a turn key whose turn workflow (started directly) still runs: it waits
     for that turn in an activity and answers with its result."""
-    from starter.conversations import close
-    from workflows.conversation_contracts import conversation_workflow_id
+    from threadloom.starter.conversations import close
+    from threadloom.workflows.conversation_contracts import conversation_workflow_id
 
     conversation_id = f"rec_{uuid.uuid4().hex[:8]}"
     request = await rec.request(
@@ -452,7 +458,7 @@ async def write_runs(client: Client, name: str, workflow_id: str) -> list[Path]:
 
 async def record(names: list[str]) -> None:
     """Run the scenarios `names` (all when empty) and write their histories."""
-    from threads_server.testing import running_server
+    from threadloom.threads_server.testing import running_server
 
     chosen = {n: s for n, s in SCENARIOS.items() if not names or n in names}
     HISTORIES.mkdir(exist_ok=True)

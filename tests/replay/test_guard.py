@@ -16,11 +16,11 @@ import pytest
 from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner
 
-from starter.history import load_history
-from starter.replay import build_replayer, replay_command, replay_one, workflow_type
-from starter.settings import Settings
-from workflows.contracts import TURN_WORKFLOW, TurnRequest, TurnResult
-from workflows.turn import TurnWorkflow
+from threadloom.starter.history import load_history
+from threadloom.starter.replay import build_replayer, replay_command, replay_one, workflow_type
+from threadloom.starter.settings import Settings
+from threadloom.workflows.contracts import TURN_WORKFLOW, TurnRequest, TurnResult
+from threadloom.workflows.turn import TurnWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TURNS = sorted(p for p in HISTORIES.glob("*.json") if workflow_type(load_history(p)) == TURN_WORKFLOW)
@@ -64,7 +64,7 @@ async def test_changed_turn_fails_replay(path: Path) -> None:
 async def test_replay_command_names_the_failing_history(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import starter.replay
+    from threadloom import starter
 
     real = starter.replay.build_replayer
     monkeypatch.setattr(

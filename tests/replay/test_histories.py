@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from starter.history import load_history
-from starter.replay import build_replayer, replay_one, workflow_type
+from threadloom.starter.history import load_history
+from threadloom.starter.replay import build_replayer, replay_one, workflow_type
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.server.helpers import Api, validating_hook
 from tests.server.spec import REFERENCE, SpecValidator
-from threads_server.testing import app_client
+from threadloom.threads_server.testing import app_client
 
 _VALIDATOR: SpecValidator | None = None
 

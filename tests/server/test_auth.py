@@ -11,10 +11,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from threads_server.auth import is_loopback
-from threads_server.cli import serve_main
-from threads_server.settings import ServerSettings
-from threads_server.testing import app_client
+from threadloom.threads_server.auth import is_loopback
+from threadloom.threads_server.cli import serve_main
+from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.testing import app_client
 
 KEY = {"Authorization": "Bearer sekret"}
 
@@ -89,7 +89,7 @@ async def _serve(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "threads_server",
+        "threadloom.threads_server",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

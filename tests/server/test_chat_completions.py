@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tests.server.helpers import Api
-from threads_server.settings import LLMSettings
-from threads_server.testing import serve
+from threadloom.threads_server.settings import LLMSettings
+from threadloom.threads_server.testing import serve
 
 
 class FakeChat:

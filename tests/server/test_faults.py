@@ -9,7 +9,7 @@ import pytest
 
 from tests.server.helpers import Api, checked_client
 from tests.server.spec import SpecValidator
-from threads_server.testing import running_server
+from threadloom.threads_server.testing import running_server
 
 
 async def test_delay_fault(api: Api) -> None:

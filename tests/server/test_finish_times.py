@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from threads_server.testing import app_client
+from threadloom.threads_server.testing import app_client
 
 
 async def test_finish_time_in_ms_matches_completed_at(tmp_path) -> None:

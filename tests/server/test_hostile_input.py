@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from tests.server.helpers import Api
-from threads_server import storage_threads
+from threadloom.threads_server import storage_threads
 
 ECHO_TOOL = b'{"type":"function","function":{"name":"g","parameters":%s}}'
 

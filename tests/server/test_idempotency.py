@@ -11,8 +11,8 @@ import pytest
 
 from tests.server.helpers import Api, checked_client
 from tests.server.spec import SpecValidator
-from threads_server import idempotency
-from threads_server.testing import running_server
+from threadloom.threads_server import idempotency
+from threadloom.threads_server.testing import running_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -11,8 +11,8 @@ import pytest
 from tests.server.conftest import ApiFactory
 from tests.server.helpers import Api, checked_client
 from tests.server.spec import SpecValidator
-from threads_server.settings import ServerSettings
-from threads_server.testing import running_server
+from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.testing import running_server
 
 
 def refused(response: httpx.Response, status: int, text: str) -> None:

@@ -17,8 +17,8 @@ from tests.server.helpers import (
     wait_until,
     waiting_run,
 )
-from threads_server.db import SCHEMA, Database
-from threads_server.testing import ServerHandle, running_server
+from threadloom.threads_server.db import SCHEMA, Database
+from threadloom.threads_server.testing import ServerHandle, running_server
 
 
 def _subscribers(server: ServerHandle) -> int:

@@ -18,7 +18,7 @@ import openai
 import pytest
 from openai.lib.streaming import AsyncAssistantEventHandler
 
-from threads_server.testing import running_server
+from threadloom.threads_server.testing import running_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

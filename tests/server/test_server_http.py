@@ -9,7 +9,7 @@ import httpx
 
 from tests.server.helpers import ECHO_TOOLS, checked_client
 from tests.server.spec import SpecValidator
-from threads_server.testing import running_server
+from threadloom.threads_server.testing import running_server
 
 
 async def _setup(client: httpx.AsyncClient, text: str) -> tuple[str, str]:

@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from tests.server.helpers import Api, new_assistant, new_thread, parse_sse, wait_until, waiting_run
-from threads_server.settings import LLMSettings
-from threads_server.testing import serve
+from threadloom.threads_server.settings import LLMSettings
+from threadloom.threads_server.testing import serve
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def _free_port() -> int:
 def _start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "THREADLOOM_SERVER_SHUTDOWN_GRACE_SECONDS": "1"}
     args = ["--db", str(db), "--port", str(port), "--faults"]
-    return subprocess.Popen([sys.executable, "-m", "threads_server", *args], env=env)
+    return subprocess.Popen([sys.executable, "-m", "threadloom.threads_server", *args], env=env)
 
 
 async def _ready(client: httpx.AsyncClient) -> None:

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
 from tests.engine.observe import thread_state
 from tests.engine.test_worker_crash import worker_process
 from tests.tools.toolbox import NOTES_FILE
-from threads_client import ThreadsClient
-from workflows.contracts import TurnPolicy, TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
+from threadloom.workflows.contracts import TurnPolicy, TurnRequest, UserMessage
 
 
 async def test_killed_worker_during_a_tool_call(

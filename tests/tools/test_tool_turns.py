@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.errors import InvalidRequest, ToolFailed
 from tests.engine.observe import thread_state
 from tests.tools.toolbox import CALLS, SIBLINGS, registry
-from threads_client import ThreadsClient
-from worker import build_worker
-from workflows.contracts import RunOverrides, TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.errors import InvalidRequest, ToolFailed
+from threadloom.threads_client import ThreadsClient
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from starter.api import Threadloom
-from starter.demo_tools import registry
 from tests.server.test_chat_completions import FakeChat
-from threads_client import ThreadsClient
-from threads_server.settings import LLMSettings
-from threads_server.testing import running_server, serve
-from worker import build_worker
-from workflows.contracts import TurnRequest, UserMessage
+from threadloom.starter.api import Threadloom
+from threadloom.starter.demo_tools import registry
+from threadloom.threads_client import ThreadsClient
+from threadloom.threads_server.settings import LLMSettings
+from threadloom.threads_server.testing import running_server, serve
+from threadloom.worker import build_worker
+from threadloom.workflows.contracts import TurnRequest, UserMessage
 
 
 async def test_weather_tool_with_a_chat_completions_model(

@@ -8,8 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from activities.tools import ToolRegistry
-from starter.demo_tools import get_weather
+from threadloom.activities.tools import ToolRegistry
+from threadloom.starter.demo_tools import get_weather
 
 registry = ToolRegistry()
 registry.register(get_weather)

@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from threads_client._streaming import StreamEvent, iter_stream_events
+from threadloom.threads_client._streaming import StreamEvent, iter_stream_events
 
 if TYPE_CHECKING:
-    from threads_client._client import ThreadsClient
+    from threadloom.threads_client._client import ThreadsClient
 
 
 class Resource:

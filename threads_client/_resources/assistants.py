@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from threads_client._models import Assistant, DeletionStatus
-from threads_client._pagination import AsyncPage
-from threads_client._resources._base import Resource, body, path
-from threads_client._resources._params import ToolParam
+from threadloom.threads_client._models import Assistant, DeletionStatus
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._resources._base import Resource, body, path
+from threadloom.threads_client._resources._params import ToolParam
 
 
 class Assistants(Resource):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from threads_client._models import DeletionStatus
-from threads_client._models_message import Message
-from threads_client._pagination import AsyncPage
-from threads_client._resources._base import Resource, body, path
+from threadloom.threads_client._models import DeletionStatus
+from threadloom.threads_client._models_message import Message
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._resources._base import Resource, body, path
 
 
 class Messages(Resource):

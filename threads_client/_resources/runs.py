@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Unpack
 
-from threads_client._headers import int_header
-from threads_client._models_run import Run, RunPoll, RunStatus
-from threads_client._pagination import AsyncPage
-from threads_client._polling import poll_run
-from threads_client._resources._base import Resource, body, path, stream_events
-from threads_client._resources._params import RunCreateOptions
-from threads_client._resources.steps import Steps
-from threads_client._streaming import StreamEvent
+from threadloom.threads_client._headers import int_header
+from threadloom.threads_client._models_run import Run, RunPoll, RunStatus
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._polling import poll_run
+from threadloom.threads_client._resources._base import Resource, body, path, stream_events
+from threadloom.threads_client._resources._params import RunCreateOptions
+from threadloom.threads_client._resources.steps import Steps
+from threadloom.threads_client._streaming import StreamEvent
 
 if TYPE_CHECKING:
-    from threads_client._client import ThreadsClient
+    from threadloom.threads_client._client import ThreadsClient
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 LONG_POLL_MAX_HEADER = "threadloom-long-poll-max-ms"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from threads_client._models_step import RunStep
-from threads_client._pagination import AsyncPage
-from threads_client._resources._base import Resource, path
+from threadloom.threads_client._models_step import RunStep
+from threadloom.threads_client._pagination import AsyncPage
+from threadloom.threads_client._resources._base import Resource, path
 
 
 class Steps(Resource):

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from pydantic import BaseModel
 
-from threads_client._models import DeletionStatus, Thread
-from threads_client._models_run import Run
-from threads_client._resources._base import Resource, body, path, stream_events
-from threads_client._resources._params import MessageParam, ThreadRunOptions
-from threads_client._resources.messages import Messages
-from threads_client._resources.runs import Runs
-from threads_client._streaming import StreamEvent
+from threadloom.threads_client._models import DeletionStatus, Thread
+from threadloom.threads_client._models_run import Run
+from threadloom.threads_client._resources._base import Resource, body, path, stream_events
+from threadloom.threads_client._resources._params import MessageParam, ThreadRunOptions
+from threadloom.threads_client._resources.messages import Messages
+from threadloom.threads_client._resources.runs import Runs
+from threadloom.threads_client._streaming import StreamEvent
 
 if TYPE_CHECKING:
-    from threads_client._client import ThreadsClient
+    from threadloom.threads_client._client import ThreadsClient
 
 
 class Threads(Resource):

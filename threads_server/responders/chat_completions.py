@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from threads_server.responders import (
+from threadloom.threads_server.responders import (
     Reply,
     ResponderError,
     ResponderInput,
@@ -23,7 +23,7 @@ from threads_server.responders import (
     message_text,
     usage,
 )
-from threads_server.settings import LLMSettings
+from threadloom.threads_server.settings import LLMSettings
 
 
 def build_request(request: ResponderInput, model: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from threads_server.responders import (
+from threadloom.threads_server.responders import (
     Reply,
     ResponderInput,
     ToolCalls,

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from threadloom.activities.conversations import ConversationActivities
+from threadloom.activities.janitor import janitor_activities
 from threadloom.activities.threads import ThreadsActivities
 from threadloom.activities.tool_calls import ToolActivities
 from threadloom.activities.tools import ToolRegistry, load_registries
@@ -30,11 +31,12 @@ from threadloom.starter.metrics import sdk_runtime
 from threadloom.starter.settings import Settings
 from threadloom.threads_client import ThreadsClient
 from threadloom.workflows.conversation import ConversationWorkflow
+from threadloom.workflows.janitor import JanitorWorkflow
 from threadloom.workflows.turn import TurnWorkflow
 
 log = logging.getLogger("threadloom.worker")
 
-WORKFLOWS = [TurnWorkflow, ConversationWorkflow]
+WORKFLOWS = [TurnWorkflow, ConversationWorkflow, JanitorWorkflow]
 PASSTHROUGH_MODULES = (
     "pydantic",
     "pydantic_core",
@@ -98,6 +100,7 @@ def build_worker(
             tool_activities.call_tool,
             conversations.open_thread,
             conversations.turn_result,
+            *janitor_activities(threads, client),
         ],
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,

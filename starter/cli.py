@@ -11,6 +11,7 @@
     threadloom bench     turns side by side with the seed's loop and the openai SDK, on a private stack
     threadloom history   write a workflow's history as JSON (`temporal workflow show` format)
     threadloom replay    replay history files or live workflows against the current code
+    threadloom janitor   install the schedule that deletes idle threads (or run one pass)
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
 here win over them. Each command names its implementation as `"module:function"` and the module is
@@ -139,6 +140,14 @@ def _add_inspection_commands(commands: Subparsers) -> None:
     replay.add_argument("--limit", type=int, help="at most N workflows from --query")
 
 
+def _add_retention_commands(commands: Subparsers) -> None:
+    """Thread retention (issue 17) registers its command here."""
+    from threadloom.starter.janitor_options import add_arguments
+
+    help = "install the schedule that deletes idle threads (or run one pass)"
+    add_arguments(_command(commands, "janitor", f"{STARTER}.janitor:janitor_command", help))
+
+
 def _add_benchmark_commands(commands: Subparsers) -> None:
     """Benchmarks (issue 7) register their commands here."""
     from threadloom.benchmarks.options import add_arguments
@@ -160,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_turn_commands(commands)
     _add_conversation_commands(commands)
     _add_inspection_commands(commands)
+    _add_retention_commands(commands)
     _add_benchmark_commands(commands)
     return parser
 

@@ -393,6 +393,21 @@ async def rate_limited_and_waited(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def janitor_pass(rec: Recording) -> str:
+    """A thread used 2 s ago and a retention of 1 s: one janitor pass deletes it."""
+    from threadloom.starter.janitor import run_once
+    from threadloom.workflows.janitor_contracts import JanitorInput
+
+    request = await rec.request("Old news.")
+    await rec.loom.run_turn(request)
+    await asyncio.sleep(2.1)  # the Threads API's timestamps are whole seconds
+    result = await run_once(rec.loom.client, JanitorInput(retention_seconds=1, task_queue=TASK_QUEUE))
+    assert result.counts.deleted >= 1 and result.counts.failed == 0, result
+    query = f'WorkflowType = "JanitorWorkflow" AND TaskQueue = "{TASK_QUEUE}"'
+    passes = [e async for e in rec.loom.client.list_workflows(query)]
+    return max(passes, key=lambda e: e.start_time).id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -414,6 +429,7 @@ SCENARIOS: dict[str, Scenario] = {
     "conversation-cancelled": conversation_cancelled,
     "conversation-resent-running-turn": conversation_resent_running_turn,
     "turn-rate-limited-waited": rate_limited_and_waited,  # RATE_LIMIT_WAIT_PATCH
+    "janitor-pass": janitor_pass,
 }
 
 

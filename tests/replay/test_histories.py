@@ -49,6 +49,7 @@ def test_histories_cover_the_turn_paths() -> None:
     # a conversation cancelled during its turn (and that turn); one resent a still-running turn's key
     assert {"conversation-cancelled", "conversation-cancelled-child1"} <= names
     assert "conversation-resent-running-turn" in names
+    assert "janitor-pass" in names  # a retention pass that deleted a thread
 
 
 MACHINE_PATH = re.compile(r"(?<![\w.])(/(home|root|Users|work|tmp|private|var|opt|usr)/|[A-Za-z]:\\\\)")

@@ -180,7 +180,7 @@ async def test_the_schedule_installs_updates_shows_in_temporal_schedule_list_and
 
     assert await janitor_command(parse("--remove", "--schedule-id", schedule_id), settings) == 0
     code, listed = await run_cli(temporal, "schedule", "list", *address, "-o", "json")
-    assert schedule_id not in listed
+    assert code == 0 and schedule_id not in listed, listed
 
 
 async def test_a_retention_the_namespace_does_not_keep_is_refused(
@@ -194,6 +194,6 @@ async def test_a_retention_the_namespace_does_not_keep_is_refused(
     code, listed = await run_cli(
         find_temporal_binary(), "schedule", "list", "--address", settings.temporal_address
     )
-    assert schedule_id not in listed
+    assert code == 0 and schedule_id not in listed, listed
     assert await janitor_command(parse(), settings) == 2
     assert "--retention is required" in capsys.readouterr().err

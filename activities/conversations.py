@@ -2,7 +2,8 @@
 
 Both need to look back past the current workflow run: a conversation that ended idle (or was closed)
 and starts again on the next turn finds its thread through the `ThreadId` search attribute of its
-earlier runs; a turn key resent after the conversation forgot it reads the turn workflow's result.
+earlier runs (a new one if that thread was deleted meanwhile, e.g. by the janitor's retention); a
+turn key resent after the conversation forgot it reads the turn workflow's result.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from threadloom.activities.errors import translated
 from threadloom.activities.liveness import heartbeating
-from threadloom.threads_client import ThreadsClient
+from threadloom.threads_client import NotFoundError, ThreadsClient
 from threadloom.workflows.contracts import THREAD_ID, ErrorType, TurnResult
 from threadloom.workflows.conversation_contracts import (
     CONVERSATION_TAG,
@@ -43,17 +44,32 @@ class ConversationActivities:
             if execution.run_id == request.current_run_id:
                 continue
             thread_id = execution.typed_search_attributes.get(THREAD_ID)
-            if thread_id:
+            if thread_id and await self._still_there(thread_id):
                 activity.logger.info(
                     "conversation %s resumes thread %s", request.conversation_id, thread_id
                 )
                 return OpenThreadOutput(thread_id=thread_id, created=False)
+            if thread_id:  # deleted (the janitor's retention, or by hand): start afresh
+                activity.logger.info(
+                    "thread %s of conversation %s is gone: a new thread",
+                    thread_id,
+                    request.conversation_id,
+                )
+                break
         with translated():
             thread = await self._threads.threads.create(
                 metadata={CONVERSATION_TAG: request.conversation_id},
                 idempotency_key=f"threadloom:{request.workflow_id}:{request.current_run_id}:thread",
             )
         return OpenThreadOutput(thread_id=thread.id, created=True)
+
+    async def _still_there(self, thread_id: str) -> bool:
+        with translated():
+            try:
+                await self._threads.threads.retrieve(thread_id)
+            except NotFoundError:
+                return False
+        return True
 
     @activity.defn
     async def turn_result(self, request: TurnResultInput) -> TurnResult:

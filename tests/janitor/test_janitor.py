@@ -141,6 +141,11 @@ async def test_a_pass_deletes_idle_threads_only_and_a_second_pass_nothing_more(
         counts = second.counts
         assert (counts.deleted, counts.gone, counts.busy, counts.recent) == (0, 3, 1, 1)
         assert [await exists(threads, t) for t in (busy, again, recent)] == [True, True, True]
+
+        # The conversation whose thread went on, on a new thread.
+        reply = await loom.send(open_id, "still there?", assistant_id=assistant_id, limits=waiting)
+        assert reply.reply == "Echo: still there?"
+        assert await conversation_thread(loom, open_id) != open_thread
     finally:
         await stalled.cancel()
         with pytest.raises(TurnCancelled):

@@ -75,12 +75,14 @@ def build_worker(
     tools: ToolRegistry | None = None,
     max_concurrent_activities: int = 1000,
     max_cached_workflows: int = 1000,
+    task_queue_activities_per_second: float | None = None,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
     `max_concurrent_activities` bounds activities and local activities alike: every turn waiting
     for its run holds one activity slot (and one Threads API connection) while it waits.
     `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
+    `task_queue_activities_per_second` is Temporal's task queue rate limit (README, "Rate limits").
     """
     activities = ThreadsActivities(threads)
     tool_activities = ToolActivities(tools or ToolRegistry())
@@ -108,6 +110,9 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,
+        max_task_queue_activities_per_second=task_queue_activities_per_second,
+        # An eagerly started activity skips the task queue, and so its rate limit.
+        disable_eager_activity_execution=task_queue_activities_per_second is not None,
     )
 
 
@@ -133,6 +138,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
             tools=tools,
             max_concurrent_activities=settings.max_concurrent_activities,
+            task_queue_activities_per_second=settings.task_queue_activities_per_second,
         )
         async with worker:
             log.info(

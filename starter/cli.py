@@ -68,8 +68,24 @@ def _command(commands: Subparsers, name: str, handler: str, help: str) -> argpar
     return parser
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def _add_turn_commands(commands: Subparsers) -> None:
-    _command(commands, "worker", f"{STARTER}.cli:worker_command", "run a worker")
+    worker = _command(commands, "worker", f"{STARTER}.cli:worker_command", "run a worker")
+    worker.add_argument(
+        "--task-queue-activities-per-second",
+        type=_positive,
+        help="Temporal's rate limit of activity starts on the whole task queue "
+        "(THREADLOOM_TASK_QUEUE_ACTIVITIES_PER_SECOND; default: unlimited)",
+    )
     send = _command(commands, "send", f"{STARTER}.send:send_command", "run one durable turn")
     send.add_argument("text", help="the user message")
     send.add_argument("--assistant", required=True, help="assistant id (asst_…)")
@@ -177,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the connection flags of `args` on top."""
     flags = ("temporal_address", "namespace", "task_queue", "threads_base_url", "ui_port")
+    flags += ("task_queue_activities_per_second",)
     overrides = {name: getattr(args, name) for name in flags if getattr(args, name, None)}
     return Settings(**overrides)
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         ge=1,
         description="activities (and local ones) one worker runs at once; each waiting run holds one",
     )
+    task_queue_activities_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="Temporal's task queue rate limit: activities the whole task queue starts per "
+        "second, across all workers (the last worker to poll sets it; default: unlimited)",
+    )
     sticky_queue_timeout_seconds: float = Field(
         default=3.0,
         description="how long a workflow task waits for the worker that cached the workflow before "

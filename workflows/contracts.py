@@ -151,6 +151,19 @@ class TurnPolicy(_Model):
     heartbeat_timeout_seconds: float = Field(default=10.0, ge=1)
     poll: PollSettings = Field(default_factory=PollSettings)
     max_tool_rounds: int = Field(default=8, ge=1, le=50, description="requires_action rounds per run")
+    rate_limit_backoff_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="wait after a rate-limited run when the backend's Retry-After is shorter; it "
+        "doubles with each rate-limited run in a row, up to 60 s",
+    )
+    turn_deadline_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="the whole turn, from its start: no run is waited on past it, and runs the model "
+        "backend rate-limits are retried until it (default: max_run_attempts * run_deadline_seconds)",
+    )
 
 
 class TurnRequest(_Model):

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from threadloom.workflows.tool_contracts import SubmitToolOutputsInput, ToolDescription
 
 from threadloom.workflows import activity_options as opts
+from threadloom.workflows import rate_limits
 from threadloom.workflows.outcomes import classify, error_details, failure_for, retryable, turn_failure
 from threadloom.workflows.tool_rounds import describe_tools, run_tool_round
 
@@ -125,7 +126,10 @@ class TurnWorkflow:
 
         attempts: list[RunAttempt] = []
         snapshot: RunSnapshot | None = None
-        for attempt in range(1, policy.max_run_attempts + 1):
+        gives_up = rate_limits.turn_deadline(policy, started_at)
+        counted = rate_limited = attempt = 0  # runs that use up max_run_attempts; limited in a row
+        while True:
+            attempt += 1
             run_started = workflow.now()
             self._set_phase("creating_run", attempt=attempt)
             created = await self._write(
@@ -141,12 +145,16 @@ class TurnWorkflow:
                         attempt=attempt,
                         run=run_options,
                     ),
-                    summary=f"create run (attempt {attempt}/{policy.max_run_attempts})",
+                    summary=f"create run (attempt {attempt}/{policy.max_run_attempts})"
+                    if attempt <= policy.max_run_attempts
+                    else f"create run (attempt {attempt}, after rate limits)",
                     **opts.write_options(policy),
                 ),
             )
             self._set_phase("waiting", attempt=attempt, run_id=created.run_id)
             deadline = run_started + timedelta(seconds=policy.run_deadline_seconds)
+            if policy.turn_deadline_seconds is not None:  # a field newer than every old history
+                deadline = min(deadline, gives_up)
             snapshot = await self._wait_for_run(request, created.run_id, deadline)
             if tools is not None:
                 snapshot = await self._answer_tool_calls(request, tools, snapshot, deadline)
@@ -162,10 +170,23 @@ class TurnWorkflow:
                     snapshot, outcome = ended, classify(ended)
                     attempts[-1] = self._attempt(attempt, snapshot, outcome, run_started)
                     break
-            if not retryable(outcome, snapshot.error_code) or attempt == policy.max_run_attempts:
+            backs_off = rate_limits.is_rate_limited(snapshot) and workflow.patched(
+                rate_limits.RATE_LIMIT_BACKOFF_PATCH
+            )
+            rate_limited = rate_limited + 1 if backs_off else 0
+            counted += 0 if backs_off else 1
+            out_of_time = policy.turn_deadline_seconds is not None and workflow.now() >= gives_up
+            if (
+                not retryable(outcome, snapshot.error_code)
+                or counted == policy.max_run_attempts
+                or (out_of_time and not backs_off)
+            ):
                 raise failure_for(outcome, snapshot, attempts=len(attempts))
             workflow.logger.info("run %s ended %s: starting a new run", created.run_id, outcome)
-            await self._wait_out_rate_limit(snapshot, policy)
+            if backs_off:
+                await rate_limits.wait_out(policy, snapshot, rate_limited, gives_up, runs=len(attempts))
+            else:
+                await self._wait_out_rate_limit(snapshot, policy)
         assert snapshot is not None  # the loop runs at least once and breaks or raises
         run_completed_at = workflow.now()
 

@@ -393,6 +393,37 @@ async def rate_limited_and_waited(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def rate_limited_backed_off(rec: Recording) -> str:
+    """Two runs rate-limited without `Retry-After`, one run allowed: the backoff, then a reply."""
+    fault = {"fault": "fail=rate_limit_exceeded", "fault_times": "2"}
+    request = await rec.request(
+        "The model is busy twice.",
+        run=RunOverrides(metadata=fault),
+        policy=TurnPolicy(max_run_attempts=1, rate_limit_backoff_seconds=0.5),
+    )
+    result = await rec.loom.run_turn(request)
+    assert [a.outcome for a in result.attempts] == ["failed", "failed", "completed"], result.attempts
+    return request.workflow_id
+
+
+async def rate_limited_past_deadline(rec: Recording) -> str:
+    """Every run rate-limited (`Retry-After: 1`), a 2.5 s turn deadline: `RunFailed` in time."""
+    fault = {"fault": "fail=rate_limit_exceeded", "fault_retry_after": "1"}
+    request = await rec.request(
+        "The model stays busy.",
+        run=RunOverrides(metadata=fault),
+        policy=TurnPolicy(turn_deadline_seconds=2.5),
+    )
+    try:
+        await rec.loom.run_turn(request)
+    except TurnError as error:
+        assert type(error).__name__ == "RunFailed", error
+        assert "the turn's deadline passes" in str(error), error
+    else:
+        raise AssertionError("the always rate-limited turn did not fail")
+    return request.workflow_id
+
+
 async def janitor_pass(rec: Recording) -> str:
     """A thread used 2 s ago and a retention of 1 s: one janitor pass deletes it."""
     from threadloom.starter.janitor import run_once
@@ -428,8 +459,11 @@ SCENARIOS: dict[str, Scenario] = {
     "turn-run-completed-while-cancelling": run_completed_while_cancelling,
     "conversation-cancelled": conversation_cancelled,
     "conversation-resent-running-turn": conversation_resent_running_turn,
-    "turn-rate-limited-waited": rate_limited_and_waited,  # RATE_LIMIT_WAIT_PATCH
+    "turn-rate-limited-waited": rate_limited_and_waited,  # RATE_LIMIT_WAIT_PATCH (do not re-record)
     "janitor-pass": janitor_pass,
+    # Since RATE_LIMIT_BACKOFF_PATCH (turn-rate-limited-waited was recorded before it, kept as is).
+    "turn-rate-limited-backoff": rate_limited_backed_off,
+    "turn-rate-limited-past-deadline": rate_limited_past_deadline,
 }
 
 

@@ -39,6 +39,8 @@ def test_histories_cover_the_turn_paths() -> None:
         "tool-failed-siblings-cancelled",  # a `fail` tool's failure cancels the slow call beside it
         "run-completed-while-cancelling",  # a run past its deadline completes: its reply is kept
         "rate-limited-waited",  # rate_limit_exceeded with Retry-After: a timer, then the next run
+        "rate-limited-backoff",  # ... beyond max_run_attempts, waits backing off (since the patch)
+        "rate-limited-past-deadline",  # ... until the turn's deadline: RunFailed
     )
     for path in turns:
         assert f"turn-{path}" in names

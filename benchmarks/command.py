@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from threadloom.benchmarks import crash, phases
+from threadloom.benchmarks import crash, limited_model, phases
 from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import Scenarios
 from threadloom.benchmarks.stack import bench_stack, worker_process
@@ -49,6 +49,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                     await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
                     await phases.in_flight(args, report, scenarios, loom, worker)
+                await limited_model.phase(args, report, stack)
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
             finally:

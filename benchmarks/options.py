@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="crash tolerance: N turns while the worker is SIGKILLed and restarted (0 skips)",
     )
+    add(
+        "--limited-model",
+        type=int,
+        default=100,
+        metavar="N",
+        help="turns against a 5-request model (0 skips)",
+    )
     add("--crash-kills", type=int, default=3, metavar="K", help="SIGKILLs during the --crash turns")
     add("--crash-run-ms", type=int, default=1500, help="run length of the --crash turns")
     add(

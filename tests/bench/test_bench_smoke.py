@@ -13,6 +13,7 @@ SMOKE = [
     # One SIGKILL of the worker among 6 turns: the turns it hits wait out the dead worker's
     # heartbeat timeout (10 s), so this adds about 15 s.
     *("--crash", "6", "--crash-kills", "1", "--crash-run-ms", "500"),
+    *("--limited-model", "0"),  # tests/bench/test_limited_model.py runs that phase
     "--json",
 ]
 

@@ -38,6 +38,7 @@ from temporalio.service import RPCError
 
 from threadloom.starter.api import connect_client
 from threadloom.starter.errors import TemporalUnavailable
+from threadloom.starter.janitor_options import human
 from threadloom.starter.settings import Settings
 from threadloom.workflows.janitor_contracts import (
     JANITOR_WORKFLOW,
@@ -82,8 +83,9 @@ async def check_fits(client: Client, retention: timedelta, every: timedelta) -> 
     kept = await namespace_retention(client)
     if kept is not None and retention + every >= kept:
         raise JanitorError(
-            f"namespace {client.namespace!r} keeps closed workflows for {kept}, and the janitor "
-            f"finds threads through them: --retention {retention} plus --every {every} must stay "
+            f"namespace {client.namespace!r} keeps closed workflows for {human(kept)}, and the "
+            f"janitor finds threads through them: --retention {human(retention)} plus --every "
+            f"{human(every)} must stay "
             "below it. Choose a shorter retention, or raise the namespace's "
             f"(temporal operator namespace update --namespace {client.namespace} --retention …)"
         )
@@ -100,7 +102,7 @@ async def install_schedule(
             request,
             id=f"{schedule_id}-pass",
             task_queue=request.task_queue,
-            static_summary=f"thread retention{mode}: idle over {_days(request.retention_seconds)}",
+            static_summary=f"thread retention{mode}: idle over {_span(request.retention_seconds)}",
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
@@ -122,7 +124,7 @@ async def run_once(client: Client, request: JanitorInput) -> JanitorResult:
         id=f"threadloom-janitor-once-{uuid.uuid4().hex[:12]}",
         task_queue=request.task_queue,
         result_type=JanitorResult,
-        static_summary=f"thread retention, one pass: idle over {_days(request.retention_seconds)}",
+        static_summary=f"thread retention, one pass: idle over {_span(request.retention_seconds)}",
     )
     return result
 
@@ -131,13 +133,13 @@ def describe(request: JanitorInput, every: timedelta) -> str:
     """What the schedule does, in one line."""
     mode = ", dry run" if request.dry_run else ""
     return (
-        f"every {every}, threads idle over {_days(request.retention_seconds)} of task queue "
+        f"every {human(every)}, threads idle over {_span(request.retention_seconds)} of task queue "
         f"{request.task_queue!r}{mode}"
     )
 
 
-def _days(seconds: float) -> str:
-    return str(timedelta(seconds=seconds))
+def _span(seconds: float) -> str:
+    return human(timedelta(seconds=seconds))
 
 
 async def janitor_command(args: argparse.Namespace, settings: Settings) -> int:

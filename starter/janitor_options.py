@@ -20,6 +20,20 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
 
 
+def human(duration: timedelta) -> str:
+    """`30d`, `12h`, `1d 6h`, `90s`: a duration as the options take it."""
+    seconds = round(duration.total_seconds())
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+        if parts and not seconds:
+            break
+    return " ".join(parts)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `threadloom janitor`."""
     add = parser.add_argument

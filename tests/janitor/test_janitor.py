@@ -173,7 +173,8 @@ async def test_the_schedule_installs_updates_shows_in_temporal_schedule_list_and
     temporal = find_temporal_binary()
 
     assert await janitor_command(parse(*options), settings) == 0
-    assert f"schedule {schedule_id} created" in capsys.readouterr().out
+    created = capsys.readouterr().out
+    assert f"schedule {schedule_id} created: every 30m, threads idle over 12h" in created, created
     assert await janitor_command(parse(*options, "--dry-run"), settings) == 0
     assert f"schedule {schedule_id} updated" in capsys.readouterr().out
     code, listed = await run_cli(temporal, "schedule", "list", *address, "-o", "json")
@@ -195,7 +196,7 @@ async def test_a_retention_the_namespace_does_not_keep_is_refused(
     schedule_id = f"janitor-{uuid.uuid4().hex[:8]}"
     assert await janitor_command(parse("--retention", "2d", "--schedule-id", schedule_id), settings) == 2
     error = capsys.readouterr().err
-    assert "keeps closed workflows for 1 day" in error and "temporal operator namespace" in error
+    assert "keeps closed workflows for 1d" in error and "temporal operator namespace" in error
     code, listed = await run_cli(
         find_temporal_binary(), "schedule", "list", "--address", settings.temporal_address
     )

@@ -20,18 +20,20 @@ What is left is a race of milliseconds: a turn started between the last check an
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from threadloom.activities.errors import translated
 from threadloom.activities.liveness import heartbeating
 from threadloom.threads_client import TERMINAL_RUN_STATUSES, NotFoundError, ThreadsClient
-from threadloom.workflows.contracts import THREAD_ID
+from threadloom.workflows.contracts import THREAD_ID, ErrorType
 from threadloom.workflows.conversation_contracts import (
     CLOSE_UPDATE,
     CONVERSATION_WORKFLOW,
@@ -47,6 +49,7 @@ from threadloom.workflows.janitor_contracts import (
 )
 
 RUNNING = WorkflowExecutionStatus.RUNNING
+_SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.:/@-]{1,256}")
 CLOSE_REASON = "thread retention: idle since before {cutoff}"
 
 
@@ -55,12 +58,21 @@ def visibility_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def literal(value: str) -> str:
+    """`value` as a quoted visibility query literal; a value that could break out of it is refused."""
+    if not _SAFE_LITERAL.fullmatch(value):
+        raise ApplicationError(
+            f"{value!r} cannot go into a visibility query", type=ErrorType.INVALID_REQUEST
+        )
+    return f'"{value}"'
+
+
 def candidates_query(task_queue: str, cutoff: datetime) -> str:
     """Workflows of `task_queue` naming a thread: closed before `cutoff`, or open conversations
     started before it."""
     at = visibility_time(cutoff)
     return (
-        f'TaskQueue = "{task_queue}" AND ThreadId IS NOT NULL AND '
+        f"TaskQueue = {literal(task_queue)} AND ThreadId IS NOT NULL AND "
         f'((ExecutionStatus != "Running" AND CloseTime < "{at}") OR '
         f'(WorkflowType = "{CONVERSATION_WORKFLOW}" AND ExecutionStatus = "Running" '
         f'AND StartTime < "{at}"))'
@@ -71,7 +83,7 @@ def activity_query(thread_id: str, cutoff: datetime) -> str:
     """Workflows (any task queue) naming `thread_id` that run now or ran after `cutoff`."""
     at = visibility_time(cutoff)
     return (
-        f'ThreadId = "{thread_id}" AND '
+        f"ThreadId = {literal(thread_id)} AND "
         f'(ExecutionStatus = "Running" OR CloseTime >= "{at}" OR StartTime >= "{at}")'
     )
 

@@ -65,7 +65,8 @@ RUN_STATUS_PATCH = "cancel-learns-run-completed"
 (and its reply) instead of starting another."""
 RATE_LIMIT_WAIT_PATCH = "rate-limit-waits-retry-after"
 """Since this patch the next run after a `rate_limit_exceeded` run waits the `Retry-After` the server
-carried in `last_error.retry_after_seconds`."""
+carried in `last_error.retry_after_seconds`. Superseded by `rate_limits.RATE_LIMIT_BACKOFF_PATCH`
+(backoff within the turn's deadline); kept for the turns recorded between the two."""
 T = TypeVar("T")
 
 

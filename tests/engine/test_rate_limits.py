@@ -22,7 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 from tests.engine.observe import thread_state
 from tests.engine.test_turns import turn
 from threadloom.starter.api import Threadloom
+from threadloom.starter.cli import build_parser, settings_from
 from threadloom.starter.errors import RunFailed
+from threadloom.starter.settings import Settings
 from threadloom.threads_client import ThreadsClient
 from threadloom.threads_server.settings import LLMSettings
 from threadloom.threads_server.testing import running_server, serve
@@ -163,3 +165,13 @@ async def test_the_task_queue_rate_limit_spaces_activity_starts(
     starts.sort()
     assert len(starts) == 7
     assert (starts[-1] - starts[0]).total_seconds() >= 2.5, starts
+
+
+def test_the_task_queue_rate_limit_is_a_worker_flag_and_a_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flag = ["worker", "--task-queue-activities-per-second", "2.5"]
+    assert settings_from(build_parser().parse_args(flag)).task_queue_activities_per_second == 2.5
+    monkeypatch.setenv("THREADLOOM_TASK_QUEUE_ACTIVITIES_PER_SECOND", "7")
+    assert settings_from(build_parser().parse_args(["worker"])).task_queue_activities_per_second == 7
+    assert Settings.model_fields["task_queue_activities_per_second"].default is None

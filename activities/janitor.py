@@ -33,7 +33,7 @@ from temporalio.service import RPCError
 from threadloom.activities.errors import translated
 from threadloom.activities.liveness import heartbeating
 from threadloom.threads_client import TERMINAL_RUN_STATUSES, NotFoundError, ThreadsClient
-from threadloom.workflows.contracts import THREAD_ID, ErrorType
+from threadloom.workflows.contracts import THREAD_ID, TURN_WORKFLOW, ErrorType
 from threadloom.workflows.conversation_contracts import (
     CLOSE_UPDATE,
     CONVERSATION_WORKFLOW,
@@ -69,10 +69,13 @@ def literal(value: str) -> str:
 
 def candidates_query(task_queue: str, cutoff: datetime) -> str:
     """Workflows of `task_queue` naming a thread: closed before `cutoff`, or open conversations
-    started before it."""
+    started before it. A conversation's own turns are left out: its runs name its thread once per
+    run rather than once per turn (a conversation that ended idle after the cutoff, though its
+    last turn was before it, is found by the next pass)."""
     at = visibility_time(cutoff)
     return (
         f"TaskQueue = {literal(task_queue)} AND ThreadId IS NOT NULL AND "
+        f'(WorkflowType != "{TURN_WORKFLOW}" OR ConversationId IS NULL) AND '
         f'((ExecutionStatus != "Running" AND CloseTime < "{at}") OR '
         f'(WorkflowType = "{CONVERSATION_WORKFLOW}" AND ExecutionStatus = "Running" '
         f'AND StartTime < "{at}"))'

@@ -139,7 +139,10 @@ async def test_a_pass_deletes_idle_threads_only_and_a_second_pass_nothing_more(
 
         second = await run_once(loom.client, pass_input(dry_run=False))
         counts = second.counts
-        assert (counts.deleted, counts.gone, counts.busy, counts.recent) == (0, 3, 1, 1)
+        assert (counts.deleted, counts.busy, counts.recent, counts.failed) == (0, 1, 1, 0)
+        # what it found again was gone already (the conversation the first pass closed, after the
+        # cutoff, no longer names its thread to a pass with that cutoff)
+        assert counts.gone == counts.checked - 2 >= 2, counts
         assert [await exists(threads, t) for t in (busy, again, recent)] == [True, True, True]
 
         # The conversation whose thread went on, on a new thread.

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -36,7 +37,7 @@ from threadloom.workflows.conversation_contracts import (
     ConversationStatus,
     conversation_workflow_id,
 )
-from threadloom.workflows.janitor_contracts import JanitorInput
+from threadloom.workflows.janitor_contracts import PROGRESS_QUERY, JanitorInput, JanitorProgress
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 GAP = 1.2
@@ -134,6 +135,15 @@ async def test_a_pass_deletes_idle_threads_only_and_a_second_pass_nothing_more(
         counts = first.counts
         assert (counts.deleted, counts.busy, counts.recent, counts.failed) == (3, 1, 1, 0)
         assert first.counts.conversations_closed == 1
+        # what the UI shows of the pass (its current details) and its `progress` query say the same
+        query = f'WorkflowType = "JanitorWorkflow" AND TaskQueue = "{task_queue}"'
+        passes = [e async for e in loom.client.list_workflows(query)]
+        handle = loom.client.get_workflow_handle(max(passes, key=lambda e: e.start_time).id)
+        shown = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert shown.current_details.startswith("done · idle since before"), shown.current_details
+        assert "5 checked · 3 deleted · 0 already gone · 1 busy · 1 recent" in shown.current_details
+        progress = await handle.query(PROGRESS_QUERY, result_type=JanitorProgress)
+        assert progress.done and progress.counts == first.counts
         described = await loom.client.get_workflow_handle(conversation_workflow_id(open_id)).describe()
         assert described.status == WorkflowExecutionStatus.COMPLETED
 

@@ -37,7 +37,12 @@ from threadloom.workflows.conversation_contracts import (
     ConversationStatus,
     conversation_workflow_id,
 )
-from threadloom.workflows.janitor_contracts import PROGRESS_QUERY, JanitorInput, JanitorProgress
+from threadloom.workflows.janitor_contracts import (
+    PROGRESS_QUERY,
+    JanitorInput,
+    JanitorProgress,
+    JanitorResult,
+)
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 GAP = 1.2
@@ -178,8 +183,9 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 async def test_the_schedule_installs_updates_shows_in_temporal_schedule_list_and_goes(
-    settings: Settings, capsys: pytest.CaptureFixture[str]
+    settings: Settings, capsys: pytest.CaptureFixture[str], temporal_env: WorkflowEnvironment
 ) -> None:
+    client = temporal_env.client
     schedule_id = f"janitor-{uuid.uuid4().hex[:8]}"
     options = ("--retention", "12h", "--every", "30m", "--schedule-id", schedule_id)
     address = ("--address", settings.temporal_address)
@@ -196,6 +202,20 @@ async def test_the_schedule_installs_updates_shows_in_temporal_schedule_list_and
     assert len(mine) == 1, listed
     code, shown = await run_cli(temporal, "schedule", "describe", "-s", schedule_id, *address)
     assert code == 0 and "JanitorWorkflow" in shown and "dry run" in shown, shown
+
+    # A pass the schedule starts (triggered now rather than in 30 minutes) runs on the worker.
+    code, out = await run_cli(temporal, "schedule", "trigger", "-s", schedule_id, *address)
+    assert code == 0, out
+    query = f'WorkflowType = "JanitorWorkflow" AND TaskQueue = "{settings.task_queue}"'
+    for _ in range(100):
+        started = [e async for e in client.list_workflows(query)]
+        if started:
+            break
+        await asyncio.sleep(0.1)
+    (scheduled,) = started
+    assert scheduled.id.startswith(f"{schedule_id}-pass"), scheduled.id
+    result = await client.get_workflow_handle(scheduled.id, result_type=JanitorResult).result()
+    assert result.dry_run and result.counts.deleted == 0
 
     assert await janitor_command(parse("--remove", "--schedule-id", schedule_id), settings) == 0
     code, listed = await run_cli(temporal, "schedule", "list", *address, "-o", "json")

@@ -80,7 +80,15 @@ async def namespace_retention(client: Client) -> timedelta | None:
 
 async def check_fits(client: Client, retention: timedelta, every: timedelta) -> None:
     """Refuse a retention the namespace's visibility cannot cover (module docstring)."""
-    kept = await namespace_retention(client)
+    try:
+        kept = await namespace_retention(client)
+    except RPCError as err:  # e.g. an API key that may not describe the namespace
+        print(
+            f"threadloom janitor: warning: the retention of namespace {client.namespace!r} could "
+            f"not be read ({err}); keep --retention plus --every below it",
+            file=sys.stderr,
+        )
+        return
     if kept is not None and retention + every >= kept:
         raise JanitorError(
             f"namespace {client.namespace!r} keeps closed workflows for {human(kept)}, and the "

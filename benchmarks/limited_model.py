@@ -117,9 +117,9 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 async def model_threads_server(home: Path, model_url: str) -> AsyncIterator[tuple[str, str]]:
     """A threads server process whose assistants run on `model_url`; yields (base URL, root URL)."""
     port = free_port()
-    command = (sys.executable, "-m", "threadloom.threads_server", "--host", "127.0.0.1")
-    command += ("--port", str(port), "--db", str(home / "limited-threads.db"))
-    command += ("--responder", "chat_completions")
+    command = [sys.executable, "-m", "threadloom.threads_server", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--db", str(home / "limited-threads.db")]
+    command += ["--responder", "chat_completions"]
     env = {**_environ(), "THREADLOOM_LLM_BASE_URL": f"{model_url}/v1"}
     with (home / "limited-threads-server.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(

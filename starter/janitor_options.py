@@ -23,7 +23,7 @@ def parse_duration(text: str) -> timedelta:
 def human(duration: timedelta) -> str:
     """`30d`, `12h`, `1d 6h`, `90s`: a duration as the options take it."""
     seconds = round(duration.total_seconds())
-    parts = []
+    parts: list[str] = []
     for unit in ("d", "h", "m", "s"):
         size = _UNIT_SECONDS[unit]
         if seconds >= size or (unit == "s" and not parts):

@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the connection flags of `args` on top."""
-    flags = ("temporal_address", "namespace", "task_queue", "threads_base_url", "ui_port")
-    flags += ("task_queue_activities_per_second",)
+    flags = ["temporal_address", "namespace", "task_queue", "threads_base_url", "ui_port"]
+    flags.append("task_queue_activities_per_second")
     overrides = {name: getattr(args, name) for name in flags if getattr(args, name, None)}
     return Settings(**overrides)
 

@@ -68,7 +68,7 @@ async def exists(threads: ThreadsClient, thread_id: str) -> bool:
 
 async def conversation_thread(loom: Threadloom, conversation_id: str) -> str:
     handle = loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
-    status = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
+    status: ConversationStatus = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
     assert status.thread_id is not None
     return status.thread_id
 

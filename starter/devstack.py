@@ -3,6 +3,10 @@
 `threadloom dev` and `threadloom demo` use it. Each part is started only when the settings do not point
 elsewhere: setting `THREADLOOM_TEMPORAL_ADDRESS` uses that cluster instead of the dev server, and setting
 `THREADLOOM_THREADS_BASE_URL` uses that Threads API instead of the embedded server.
+
+With encryption on (`THREADLOOM_ENCRYPTION=true`, or a key ring in `THREADLOOM_ENCRYPTION_KEYS`) the
+worker and clients encrypt every payload, and the dev server's UI decrypts them through a codec server
+started beside it (`starter.codec_server`, loopback, a new token each start).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from threadloom.starter.settings import Settings
 from threadloom.starter.temporal_binary import find_temporal_binary
 
 if TYPE_CHECKING:
+    from threadloom.starter.codec_server import CodecEndpoint
     from threadloom.threads_server.settings import ServerSettings
 
 DEMO_TOOLS = "threadloom.starter.demo_tools:registry"
@@ -41,6 +46,8 @@ class StackInfo:
     threads_base_url: str
     namespace: str
     task_queue: str
+    codec_url: str | None = None
+    """The codec server the UI decrypts through (encryption on and the dev server started here)."""
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
@@ -74,6 +81,7 @@ def port_settings(settings: Settings) -> str:
             f"{temporal_host}:{temporal_port}",
         ),
         ("Temporal UI", f"THREADLOOM_UI_PORT={settings.ui_port}  (or --ui-port)"),
+        ("codec server", f"THREADLOOM_CODEC_PORT={settings.codec_port}  (with encryption on)"),
         (
             "threads server",
             f"THREADLOOM_EMBEDDED_THREADS_SERVER=true THREADLOOM_THREADS_BASE_URL="
@@ -113,8 +121,13 @@ async def _serving(address: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
-    """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`."""
+async def temporal_dev_server(
+    settings: Settings, *, ui_codec_endpoint: str | None = None
+) -> AsyncIterator[str]:
+    """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`.
+
+    `ui_codec_endpoint`: the codec server its UI decodes payloads through (`--ui-codec-endpoint`).
+    """
     host, port = _host_port(settings.temporal_address, 7233)
     _require_free(host, port, "the Temporal dev server", settings)
     _require_free(host, settings.ui_port, "the Temporal UI", settings)
@@ -144,6 +157,8 @@ async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
     ]
     for name in SEARCH_ATTRIBUTE_NAMES:
         command += ["--search-attribute", f"{name}=Keyword"]
+    if ui_codec_endpoint:
+        command += ["--ui-codec-endpoint", ui_codec_endpoint]
     with log.open("ab") as log_file:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log_file, stderr=asyncio.subprocess.STDOUT
@@ -238,9 +253,12 @@ async def dev_stack(
         start_threads = "threads_base_url" not in explicit
     async with contextlib.AsyncExitStack() as stack:
         temporal_address, ui_url = settings.temporal_address, None
+        codec = await _start_codec_server(settings, stack, say) if start_temporal else None
         if start_temporal:
             say("starting the Temporal dev server …")
-            temporal_address = await stack.enter_async_context(temporal_dev_server(settings))
+            temporal_address = await stack.enter_async_context(
+                temporal_dev_server(settings, ui_codec_endpoint=codec.ui_endpoint if codec else None)
+            )
             ui_url = f"http://localhost:{settings.ui_port}"
             say(f"  Temporal at {temporal_address}, UI at {ui_url}")
         threads_base_url = settings.threads_base_url
@@ -266,8 +284,36 @@ async def dev_stack(
             stack.push_async_callback(_stop_worker, stop, worker_task)
             say(f"  worker polling task queue {settings.task_queue!r}")
         yield StackInfo(
-            temporal_address, ui_url, threads_base_url, settings.namespace, settings.task_queue
+            temporal_address,
+            ui_url,
+            threads_base_url,
+            settings.namespace,
+            settings.task_queue,
+            codec_url=codec.url if codec else None,
         )
+
+
+async def _start_codec_server(
+    settings: Settings, stack: contextlib.AsyncExitStack, say: Callable[[str], None]
+) -> CodecEndpoint | None:
+    """With encryption on: the key ring (created under `home` if the settings ask for it) and a
+    codec server for the dev server's UI. Fails before anything starts if the ring is bad."""
+    from threadloom.starter.codec_server import running_codec_server, usage_lines
+    from threadloom.starter.encryption import encryption_on, ensure_key_file, key_ring
+
+    if not encryption_on(settings):
+        return None
+    created = ensure_key_file(settings)
+    ring = key_ring(settings)
+    assert ring is not None
+    source = f"key ring {created}" if created else "THREADLOOM_ENCRYPTION_KEYS"
+    _require_free(settings.codec_host, settings.codec_port, "the codec server", settings)
+    codec = await stack.enter_async_context(running_codec_server(settings, ring))
+    say(f"encryption on: payloads encrypted with key {ring.encrypting_id!r} ({source})")
+    say(f"  codec server at {codec.url}")
+    for line in usage_lines(codec):
+        say(line)
+    return codec
 
 
 async def _stop_worker(stop: asyncio.Event, task: asyncio.Task[None]) -> None:

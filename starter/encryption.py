@@ -32,11 +32,13 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
+    DefaultFailureConverter,
     PayloadCodec,
+    PayloadConverter,
 )
 
 from threadloom.starter.settings import Settings
@@ -180,6 +182,27 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
+class EncryptedFailureConverter(DefaultFailureConverter):
+    """Failure messages and stack traces go into the encoded attributes, which the codec encrypts.
+
+    All but a key error's: it names key ids only, and whoever reads the history without that key
+    (a worker's operator, the UI without a codec server) must be able to read why nothing decodes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
+        self._plain = DefaultFailureConverter()
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        """See `DefaultFailureConverter.to_failure`."""
+        if isinstance(exception, EncryptionKeyError):
+            self._plain.to_failure(exception, payload_converter, failure)
+        else:
+            super().to_failure(exception, payload_converter, failure)
+
+
 def key_file(settings: Settings) -> Path:
     """Where `THREADLOOM_ENCRYPTION=true` finds the ring without keys set: `<home>/encryption-keys`."""
     return settings.home / KEY_FILE
@@ -233,7 +256,7 @@ def encrypted_converter(ring: KeyRing | None) -> DataConverter:
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=EncryptionCodec(ring),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=EncryptedFailureConverter,
     )
 
 

@@ -393,6 +393,22 @@ async def rate_limited_and_waited(rec: Recording) -> str:
     return request.workflow_id
 
 
+async def encrypted_turn(rec: Recording) -> str:
+    """A turn whose client and worker encrypt every payload with the test key `k1` (`keys.py`)."""
+    from tests.replay.keys import recording_converter
+
+    client = Client(
+        rec.loom.client.service_client,
+        namespace=rec.loom.client.namespace,
+        data_converter=recording_converter(),
+    )
+    request = await rec.request("Keep this between us: the gate code is 2468.")
+    async with build_worker(client, rec.threads, task_queue=f"{TASK_QUEUE}-encrypted"):
+        result = await Threadloom(client, task_queue=f"{TASK_QUEUE}-encrypted").run_turn(request)
+    assert result.reply == f"Echo: {request.message.text}", result.reply
+    return request.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -414,6 +430,7 @@ SCENARIOS: dict[str, Scenario] = {
     "conversation-cancelled": conversation_cancelled,
     "conversation-resent-running-turn": conversation_resent_running_turn,
     "turn-rate-limited-waited": rate_limited_and_waited,  # RATE_LIMIT_WAIT_PATCH
+    "turn-encrypted": encrypted_turn,  # payloads encrypted with the test ring of `keys.py`
 }
 
 

@@ -126,6 +126,9 @@ def _add_inspection_commands(commands: Subparsers) -> None:
     history.add_argument("workflow_id", metavar="WORKFLOW_ID", help="e.g. turn-thread_…-KEY")
     history.add_argument("--run-id", help="a run other than the latest (after continue-as-new)")
     history.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    history.add_argument(
+        "--decode", action="store_true", help="write payloads decrypted with the key ring (for reading)"
+    )
     replay = _command(
         commands,
         "replay",

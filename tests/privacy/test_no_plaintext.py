@@ -12,50 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.privacy.leaks import leaks
-from threadloom.activities.tools import ToolRegistry
 from threadloom.starter.api import Threadloom
 from threadloom.starter.conversations import close
-from threadloom.starter.encryption import KeyRing, encrypted_converter, new_key_entry
 from threadloom.starter.errors import TurnError
 from threadloom.starter.temporal_binary import find_temporal_binary
 from threadloom.threads_client import ThreadsClient
-from threadloom.worker import build_worker
 from threadloom.workflows.contracts import TurnRequest, UserMessage
 from threadloom.workflows.conversation_contracts import conversation_workflow_id
-
-registry = ToolRegistry()
-
-
-@registry.tool(retries=1, retry_interval=0.05, on_error="fail")
-def open_locker(code: str) -> str:
-    """Open the locker (it is jammed: the turn fails, and the error quotes the code)."""
-    raise RuntimeError(f"locker {code} is jammed")
 
 
 def _secret(label: str) -> str:
     return f"{label} {uuid.uuid4().hex[:10]} behind the lighthouse"
-
-
-@pytest.fixture
-async def encrypted_loom(
-    temporal_env: WorkflowEnvironment, threads: ThreadsClient, task_queue: str
-) -> AsyncIterator[Threadloom]:
-    """The starter API and a worker that both encrypt (a ring of two keys: k2 encrypts)."""
-    ring = KeyRing.parse(f"{new_key_entry('k2')},{new_key_entry('k1')}")
-    client = Client(
-        temporal_env.client.service_client,
-        namespace=temporal_env.client.namespace,
-        data_converter=encrypted_converter(ring),
-    )
-    async with build_worker(client, threads, task_queue=task_queue, tools=registry):
-        yield Threadloom(client, task_queue=task_queue)
 
 
 async def _temporal(env: WorkflowEnvironment, *args: str) -> str:

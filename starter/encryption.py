@@ -55,7 +55,7 @@ class EncryptionKeyError(RuntimeError):
     """A key is missing, malformed or unknown; the message names the key id and the setting."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KeyRing:
     """Named AES-256 keys, the encrypting one first."""
 
@@ -98,9 +98,9 @@ class KeyRing:
         """Every key id, the encrypting one first."""
         return [key_id for key_id, _ in self.keys]
 
-    def key(self, key_id: str) -> bytes | None:
-        """The key named `key_id`, if the ring holds it."""
-        return next((key for known, key in self.keys if known == key_id), None)
+    def __repr__(self) -> str:
+        """Ids only: a ring in a traceback or a log line must not show its keys."""
+        return f"KeyRing({', '.join(self.ids)})"
 
 
 def _decode_key(key_id: str, encoded: str, source: str) -> bytes:

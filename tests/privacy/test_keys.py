@@ -52,6 +52,12 @@ async def test_rotation_keeps_old_payloads_readable() -> None:
     assert await _roundtrip(K1, f"{K2},{K1}") == PLAIN  # a payload from before the rotation
 
 
+def test_a_ring_shows_its_ids_never_its_keys() -> None:
+    ring = KeyRing.parse(f"{K2},{K1}")
+    assert repr(ring) == str(ring) == "KeyRing(k2, k1)"
+    assert K1.partition(":")[2] not in repr(Settings(encryption_keys=K1))
+
+
 async def test_unknown_key_id_is_named() -> None:
     with pytest.raises(EncryptionKeyError, match=r"key 'k1', which the key ring \(k2\) does not hold"):
         await _roundtrip(K1, K2)

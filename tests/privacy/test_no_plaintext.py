@@ -50,12 +50,16 @@ async def _temporal(env: WorkflowEnvironment, *args: str) -> str:
 
 
 async def _exports(env: WorkflowEnvironment, workflow_ids: list[str]) -> dict[str, str]:
-    """Each workflow's raw history and description, as the CLI prints them."""
+    """Each workflow's raw history, description and metadata, as the CLI prints them."""
     exported = {}
     for workflow_id in workflow_ids:
         exported[f"{workflow_id} history"] = await _temporal(env, "workflow", "show", "-w", workflow_id)
         exported[f"{workflow_id} describe"] = await _temporal(
             env, "workflow", "describe", "-w", workflow_id
+        )
+        # the current details, as the worker answers the metadata query
+        exported[f"{workflow_id} metadata"] = await _temporal(
+            env, "workflow", "metadata", "-w", workflow_id
         )
     return exported
 
@@ -141,3 +145,4 @@ async def test_the_search_finds_plain_text(
     found = _found([text, result.reply], exported)
     assert f"{text!r} in {request.workflow_id} history" in found
     assert f"{result.reply!r} in {request.workflow_id} history" in found
+    assert "currentDetails" in exported[f"{request.workflow_id} metadata"]  # the query was answered

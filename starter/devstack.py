@@ -253,7 +253,7 @@ async def dev_stack(
         start_threads = "threads_base_url" not in explicit
     async with contextlib.AsyncExitStack() as stack:
         temporal_address, ui_url = settings.temporal_address, None
-        codec = await _start_codec_server(settings, stack, say) if start_temporal else None
+        codec = await _start_encryption(settings, stack, say, with_codec_server=start_temporal)
         if start_temporal:
             say("starting the Temporal dev server …")
             temporal_address = await stack.enter_async_context(
@@ -293,11 +293,16 @@ async def dev_stack(
         )
 
 
-async def _start_codec_server(
-    settings: Settings, stack: contextlib.AsyncExitStack, say: Callable[[str], None]
+async def _start_encryption(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    say: Callable[[str], None],
+    *,
+    with_codec_server: bool,
 ) -> CodecEndpoint | None:
-    """With encryption on: the key ring (created under `home` if the settings ask for it) and a
-    codec server for the dev server's UI. Fails before anything starts if the ring is bad."""
+    """With encryption on: the key ring (created under `home` if the settings ask for it), and a
+    codec server for the dev server's UI when the dev server starts here. Fails before anything
+    starts if the ring is bad."""
     from threadloom.starter.codec_server import running_codec_server, usage_lines
     from threadloom.starter.encryption import encryption_on, ensure_key_file, key_ring
 
@@ -307,9 +312,11 @@ async def _start_codec_server(
     ring = key_ring(settings)
     assert ring is not None
     source = f"key ring {created}" if created else "THREADLOOM_ENCRYPTION_KEYS"
+    say(f"encryption on: payloads encrypted with key {ring.encrypting_id!r} ({source})")
+    if not with_codec_server:
+        return None
     _require_free(settings.codec_host, settings.codec_port, "the codec server", settings)
     codec = await stack.enter_async_context(running_codec_server(settings, ring))
-    say(f"encryption on: payloads encrypted with key {ring.encrypting_id!r} ({source})")
     say(f"  codec server at {codec.url}")
     for line in usage_lines(codec):
         say(line)

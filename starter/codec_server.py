@@ -20,7 +20,7 @@ import ipaddress
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -37,6 +37,8 @@ from threadloom.starter.encryption import (
     EncryptionCodec,
     EncryptionKeyError,
     KeyRing,
+    encryption_on,
+    ensure_key_file,
     key_ring,
     new_key_entry,
 )
@@ -207,3 +209,32 @@ async def _until_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+async def start_for_dev_stack(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    say: Callable[[str], None],
+    *,
+    with_codec_server: bool,
+) -> CodecEndpoint | None:
+    """With encryption on: the key ring (created under `home` if the settings ask for it), and a
+    codec server for the dev server's UI when the dev server starts here. Fails before anything
+    starts if the ring is bad."""
+    from threadloom.starter.devstack import require_free
+
+    if not encryption_on(settings):
+        return None
+    created = ensure_key_file(settings)
+    ring = key_ring(settings)
+    assert ring is not None
+    source = f"key ring {created}" if created else "THREADLOOM_ENCRYPTION_KEYS"
+    say(f"encryption on: payloads encrypted with key {ring.encrypting_id!r} ({source})")
+    if not with_codec_server:
+        return None
+    require_free(settings.codec_host, settings.codec_port, "the codec server", settings)
+    codec = await stack.enter_async_context(running_codec_server(settings, ring))
+    say(f"  codec server at {codec.url}")
+    for line in usage_lines(codec):
+        say(line)
+    return codec

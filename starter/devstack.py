@@ -25,7 +25,6 @@ from threadloom.starter.settings import Settings
 from threadloom.starter.temporal_binary import find_temporal_binary
 
 if TYPE_CHECKING:
-    from threadloom.starter.codec_server import CodecEndpoint
     from threadloom.threads_server.settings import ServerSettings
 
 DEMO_TOOLS = "threadloom.starter.demo_tools:registry"
@@ -62,7 +61,8 @@ def port_is_free(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) != 0
 
 
-def _require_free(host: str, port: int, what: str, settings: Settings) -> None:
+def require_free(host: str, port: int, what: str, settings: Settings) -> None:
+    """Raise `DevStackError` naming the settings that move `what` if `host:port` is taken."""
     if not port_is_free(host, port):
         raise DevStackError(
             f"port {port} on {host} is taken, so {what} cannot start there.\n{port_settings(settings)}"
@@ -129,8 +129,8 @@ async def temporal_dev_server(
     `ui_codec_endpoint`: the codec server its UI decodes payloads through (`--ui-codec-endpoint`).
     """
     host, port = _host_port(settings.temporal_address, 7233)
-    _require_free(host, port, "the Temporal dev server", settings)
-    _require_free(host, settings.ui_port, "the Temporal UI", settings)
+    require_free(host, port, "the Temporal dev server", settings)
+    require_free(host, settings.ui_port, "the Temporal UI", settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / "temporal.log"
     command = [
@@ -214,7 +214,7 @@ async def embedded_threads_server(
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
-    _require_free(host, port, "the threads server", settings)
+    require_free(host, port, "the threads server", settings)
     try:
         server_settings = embedded_server_settings(settings, faults_enabled=faults_enabled)
     except ValidationError as exc:  # e.g. a non-loopback THREADLOOM_THREADS_BASE_URL without a key
@@ -253,7 +253,9 @@ async def dev_stack(
         start_threads = "threads_base_url" not in explicit
     async with contextlib.AsyncExitStack() as stack:
         temporal_address, ui_url = settings.temporal_address, None
-        codec = await _start_encryption(settings, stack, say, with_codec_server=start_temporal)
+        from threadloom.starter.codec_server import start_for_dev_stack
+
+        codec = await start_for_dev_stack(settings, stack, say, with_codec_server=start_temporal)
         if start_temporal:
             say("starting the Temporal dev server …")
             temporal_address = await stack.enter_async_context(
@@ -291,36 +293,6 @@ async def dev_stack(
             settings.task_queue,
             codec_url=codec.url if codec else None,
         )
-
-
-async def _start_encryption(
-    settings: Settings,
-    stack: contextlib.AsyncExitStack,
-    say: Callable[[str], None],
-    *,
-    with_codec_server: bool,
-) -> CodecEndpoint | None:
-    """With encryption on: the key ring (created under `home` if the settings ask for it), and a
-    codec server for the dev server's UI when the dev server starts here. Fails before anything
-    starts if the ring is bad."""
-    from threadloom.starter.codec_server import running_codec_server, usage_lines
-    from threadloom.starter.encryption import encryption_on, ensure_key_file, key_ring
-
-    if not encryption_on(settings):
-        return None
-    created = ensure_key_file(settings)
-    ring = key_ring(settings)
-    assert ring is not None
-    source = f"key ring {created}" if created else "THREADLOOM_ENCRYPTION_KEYS"
-    say(f"encryption on: payloads encrypted with key {ring.encrypting_id!r} ({source})")
-    if not with_codec_server:
-        return None
-    _require_free(settings.codec_host, settings.codec_port, "the codec server", settings)
-    codec = await stack.enter_async_context(running_codec_server(settings, ring))
-    say(f"  codec server at {codec.url}")
-    for line in usage_lines(codec):
-        say(line)
-    return codec
 
 
 async def _stop_worker(stop: asyncio.Event, task: asyncio.Task[None]) -> None:

@@ -139,11 +139,13 @@ def create_codec_app(ring: KeyRing, *, token: str, origins: list[str]) -> Starle
 
 
 def _authorized(request: Request, prefix: list[str], token: str) -> bool:
+    """The bearer header or a path segment is the token (compared as bytes, in constant time)."""
+    expected = token.encode()
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip(), token):
+    if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), expected):
         return True
-    return any(hmac.compare_digest(segment, token) for segment in prefix)
+    return any(hmac.compare_digest(segment.encode(), expected) for segment in prefix)
 
 
 @contextlib.asynccontextmanager

@@ -85,6 +85,10 @@ async def test_no_decryption_without_the_token(codec: CodecEndpoint) -> None:
             (f"{codec.url}/decode", {}),
             (f"{codec.url}/decode", {"authorization": "Bearer not-the-token"}),
             (f"{codec.url}/not-the-token/decode", {}),
+            (
+                f"{codec.url}/%C3%A9t%C3%A9/decode",
+                {"authorization": "Bearer \u00e9t\u00e9".encode("latin-1")},
+            ),
             (f"{codec.url}/encode", {}),
         ]:
             response = await http.post(url, content=_body(sealed), headers=headers)

@@ -173,6 +173,8 @@ class EncryptionCodec(PayloadCodec):
             )
         data = payload.data
         try:
+            if len(data) < NONCE_BYTES:
+                raise InvalidTag  # too short to hold a nonce: no key opens it
             plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id.encode())
         except InvalidTag:
             raise EncryptionKeyError(

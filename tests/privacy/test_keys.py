@@ -72,6 +72,9 @@ async def test_a_changed_key_or_altered_payload_does_not_decrypt() -> None:
     sealed.metadata["encryption-key-id"] = b"k2"  # the key id is authenticated with the data
     with pytest.raises(EncryptionKeyError, match="key 'k2' does not decrypt"):
         await EncryptionCodec(KeyRing.parse(f"{K1},k2:{K1.partition(':')[2]}")).decode([sealed])
+    sealed.data = sealed.data[:5]  # cut short, below the nonce's length
+    with pytest.raises(EncryptionKeyError, match="key 'k2' does not decrypt"):
+        await EncryptionCodec(KeyRing.parse(f"{K1},k2:{K1.partition(':')[2]}")).decode([sealed])
 
 
 async def test_payloads_from_before_encryption_decode_as_they_are() -> None:

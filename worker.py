@@ -35,6 +35,7 @@ from threadloom.workflows.janitor import JanitorWorkflow
 from threadloom.workflows.turn import TurnWorkflow
 
 log = logging.getLogger("threadloom.worker")
+PYDANTIC_PAYLOADS = pydantic_data_converter.payload_converter_class
 
 WORKFLOWS = [TurnWorkflow, ConversationWorkflow, JanitorWorkflow]
 PASSTHROUGH_MODULES = (
@@ -127,8 +128,8 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
     """Connect, serve until `stop_event` is set (or SIGTERM/SIGINT), then shut down cleanly."""
     tools = load_tools(settings.tools) if settings.tools else None  # before connecting: fail fast
     client = await connect_client(settings, runtime=sdk_runtime(settings))
-    if client.data_converter is not pydantic_data_converter:
-        raise RuntimeError("the Temporal client must use pydantic_data_converter")
+    if client.data_converter.payload_converter_class is not PYDANTIC_PAYLOADS:
+        raise RuntimeError("the Temporal client must use pydantic_data_converter (with its codec)")
     stop = stop_event or _stop_on_signals()
     async with build_threads_client(settings) as threads:
         worker = build_worker(

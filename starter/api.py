@@ -25,7 +25,6 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import (
     ApplicationError,
     WorkflowAlreadyStartedError,
@@ -34,6 +33,7 @@ from temporalio.exceptions import (
 from temporalio.runtime import Runtime
 
 from threadloom.starter.client_errors import translated
+from threadloom.starter.encryption import data_converter
 from threadloom.starter.errors import (
     InvalidRequest,
     TemporalUnavailable,
@@ -60,14 +60,17 @@ PROGRESS_QUERY = "progress"
 
 
 async def connect_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    """A Temporal client for `settings`, with the pydantic data converter every part shares.
+    """A Temporal client for `settings`, with the data converter every part shares.
 
-    `runtime` carries the SDK's telemetry (default: `starter.metrics.sdk_runtime`,
-    which routes the SDK core's logs into this process's logging).
+    That is the pydantic data converter with the payload codec of `starter.encryption` (encrypting
+    when the settings turn encryption on). `runtime` carries the SDK's telemetry (default:
+    `starter.metrics.sdk_runtime`, which routes the SDK core's logs into this process's logging).
 
     Raises:
         TemporalUnavailable: Temporal could not be reached at `settings.temporal_address`.
+        EncryptionKeyError: the key ring is malformed, or encryption is on without one.
     """
+    converter = data_converter(settings)  # before connecting: a bad key ring fails at once
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
         return await Client.connect(
@@ -75,7 +78,7 @@ async def connect_client(settings: Settings, *, runtime: Runtime | None = None) 
             namespace=settings.namespace,
             api_key=api_key,
             tls=settings.temporal_tls or api_key is not None,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             runtime=runtime or sdk_runtime(settings),
         )
     except RuntimeError as err:  # the SDK's connection failures are RuntimeErrors

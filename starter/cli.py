@@ -12,6 +12,7 @@
     threadloom history   write a workflow's history as JSON (`temporal workflow show` format)
     threadloom replay    replay history files or live workflows against the current code
     threadloom janitor   install the schedule that deletes idle threads (or run one pass)
+    threadloom codec-server  decrypt payloads for the Temporal UI and CLI (`--new-key ID`: a new key)
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
 here win over them. Each command names its implementation as `"module:function"` and the module is
@@ -142,6 +143,9 @@ def _add_inspection_commands(commands: Subparsers) -> None:
     history.add_argument("workflow_id", metavar="WORKFLOW_ID", help="e.g. turn-thread_…-KEY")
     history.add_argument("--run-id", help="a run other than the latest (after continue-as-new)")
     history.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    history.add_argument(
+        "--decode", action="store_true", help="write payloads decrypted with the key ring (for reading)"
+    )
     replay = _command(
         commands,
         "replay",
@@ -162,6 +166,17 @@ def _add_retention_commands(commands: Subparsers) -> None:
 
     help = "install the schedule that deletes idle threads (or run one pass)"
     add_arguments(_command(commands, "janitor", f"{STARTER}.janitor:janitor_command", help))
+def _add_encryption_commands(commands: Subparsers) -> None:
+    """Payload encryption (issue 17) registers its commands here."""
+    codec = _command(
+        commands,
+        "codec-server",
+        f"{STARTER}.codec_server:codec_server_command",
+        "serve Temporal's codec protocol over the key ring, for the Temporal UI and CLI",
+    )
+    codec.add_argument("--host", help="address to bind (THREADLOOM_CODEC_HOST, 127.0.0.1)")
+    codec.add_argument("--port", type=int, help="port (THREADLOOM_CODEC_PORT, 8234)")
+    codec.add_argument("--new-key", metavar="ID", help="print a new key ring entry `ID:base64` and exit")
 
 
 def _add_benchmark_commands(commands: Subparsers) -> None:
@@ -186,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_conversation_commands(commands)
     _add_inspection_commands(commands)
     _add_retention_commands(commands)
+    _add_encryption_commands(commands)
     _add_benchmark_commands(commands)
     return parser
 
@@ -218,12 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         importlib.import_module(module_name), function_name
     )
     from threadloom.starter.devstack import DevStackError
+    from threadloom.starter.encryption import EncryptionKeyError
 
     try:
         code = asyncio.run(handler(args, settings))
     except KeyboardInterrupt:
         code = 130
-    except DevStackError as error:  # its message says what to do; a traceback would bury it
+    except (DevStackError, EncryptionKeyError) as error:  # the message says what to do
         print(f"threadloom {args.command}: {error}", file=sys.stderr)
         code = 1
     # The Temporal SDK's threads can abort interpreter teardown (see worker.exit_without_teardown).

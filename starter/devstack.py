@@ -3,6 +3,10 @@
 `threadloom dev` and `threadloom demo` use it. Each part is started only when the settings do not point
 elsewhere: setting `THREADLOOM_TEMPORAL_ADDRESS` uses that cluster instead of the dev server, and setting
 `THREADLOOM_THREADS_BASE_URL` uses that Threads API instead of the embedded server.
+
+With encryption on (`THREADLOOM_ENCRYPTION=true`, or a key ring in `THREADLOOM_ENCRYPTION_KEYS`) the
+worker and clients encrypt every payload, and the dev server's UI decrypts them through a codec server
+started beside it (`starter.codec_server`, loopback, a new token each start).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class StackInfo:
     threads_base_url: str
     namespace: str
     task_queue: str
+    codec_url: str | None = None
+    """The codec server the UI decrypts through (encryption on and the dev server started here)."""
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
@@ -55,7 +61,8 @@ def port_is_free(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) != 0
 
 
-def _require_free(host: str, port: int, what: str, settings: Settings) -> None:
+def require_free(host: str, port: int, what: str, settings: Settings) -> None:
+    """Raise `DevStackError` naming the settings that move `what` if `host:port` is taken."""
     if not port_is_free(host, port):
         raise DevStackError(
             f"port {port} on {host} is taken, so {what} cannot start there.\n{port_settings(settings)}"
@@ -74,6 +81,7 @@ def port_settings(settings: Settings) -> str:
             f"{temporal_host}:{temporal_port}",
         ),
         ("Temporal UI", f"THREADLOOM_UI_PORT={settings.ui_port}  (or --ui-port)"),
+        ("codec server", f"THREADLOOM_CODEC_PORT={settings.codec_port}  (with encryption on)"),
         (
             "threads server",
             f"THREADLOOM_EMBEDDED_THREADS_SERVER=true THREADLOOM_THREADS_BASE_URL="
@@ -113,11 +121,16 @@ async def _serving(address: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
-    """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`."""
+async def temporal_dev_server(
+    settings: Settings, *, ui_codec_endpoint: str | None = None
+) -> AsyncIterator[str]:
+    """Run `temporal server start-dev` with a persistent SQLite file under `settings.home`.
+
+    `ui_codec_endpoint`: the codec server its UI decodes payloads through (`--ui-codec-endpoint`).
+    """
     host, port = _host_port(settings.temporal_address, 7233)
-    _require_free(host, port, "the Temporal dev server", settings)
-    _require_free(host, settings.ui_port, "the Temporal UI", settings)
+    require_free(host, port, "the Temporal dev server", settings)
+    require_free(host, settings.ui_port, "the Temporal UI", settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / "temporal.log"
     command = [
@@ -144,6 +157,8 @@ async def temporal_dev_server(settings: Settings) -> AsyncIterator[str]:
     ]
     for name in SEARCH_ATTRIBUTE_NAMES:
         command += ["--search-attribute", f"{name}=Keyword"]
+    if ui_codec_endpoint:
+        command += ["--ui-codec-endpoint", ui_codec_endpoint]
     with log.open("ab") as log_file:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log_file, stderr=asyncio.subprocess.STDOUT
@@ -199,7 +214,7 @@ async def embedded_threads_server(
 
     parts = urlsplit(settings.threads_base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 8700
-    _require_free(host, port, "the threads server", settings)
+    require_free(host, port, "the threads server", settings)
     try:
         server_settings = embedded_server_settings(settings, faults_enabled=faults_enabled)
     except ValidationError as exc:  # e.g. a non-loopback THREADLOOM_THREADS_BASE_URL without a key
@@ -238,9 +253,14 @@ async def dev_stack(
         start_threads = "threads_base_url" not in explicit
     async with contextlib.AsyncExitStack() as stack:
         temporal_address, ui_url = settings.temporal_address, None
+        from threadloom.starter.codec_server import start_for_dev_stack
+
+        codec = await start_for_dev_stack(settings, stack, say, with_codec_server=start_temporal)
         if start_temporal:
             say("starting the Temporal dev server …")
-            temporal_address = await stack.enter_async_context(temporal_dev_server(settings))
+            temporal_address = await stack.enter_async_context(
+                temporal_dev_server(settings, ui_codec_endpoint=codec.ui_endpoint if codec else None)
+            )
             ui_url = f"http://localhost:{settings.ui_port}"
             say(f"  Temporal at {temporal_address}, UI at {ui_url}")
         threads_base_url = settings.threads_base_url
@@ -266,7 +286,12 @@ async def dev_stack(
             stack.push_async_callback(_stop_worker, stop, worker_task)
             say(f"  worker polling task queue {settings.task_queue!r}")
         yield StackInfo(
-            temporal_address, ui_url, threads_base_url, settings.namespace, settings.task_queue
+            temporal_address,
+            ui_url,
+            threads_base_url,
+            settings.namespace,
+            settings.task_queue,
+            codec_url=codec.url if codec else None,
         )
 
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, WorkflowRunner
 
+from threadloom.starter.encryption import data_converter as settings_converter
+from threadloom.starter.encryption import encrypted_converter
 from threadloom.starter.history import fetch_history, load_history
 from threadloom.starter.settings import Settings
 
@@ -52,15 +54,22 @@ def reason(error: BaseException) -> str:
 
 
 def build_replayer(
-    workflows: Sequence[type] | None = None, runner: WorkflowRunner | None = None
+    workflows: Sequence[type] | None = None,
+    runner: WorkflowRunner | None = None,
+    *,
+    data_converter: DataConverter | None = None,
 ) -> Replayer:
-    """A replayer with the worker's workflows, sandbox and data converter (unless told otherwise)."""
+    """A replayer with the worker's workflows, sandbox and data converter (unless told otherwise).
+
+    `data_converter`: the one `starter.encryption.data_converter` builds from the settings, so
+    encrypted histories replay with the key ring (default: encryption off; plain histories replay).
+    """
     from threadloom.worker import WORKFLOWS, sandbox_runner
 
     return Replayer(
         workflows=list(workflows or WORKFLOWS),
         workflow_runner=runner or sandbox_runner(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter or encrypted_converter(None),
     )
 
 
@@ -100,7 +109,7 @@ async def replay_command(args: argparse.Namespace, settings: Settings) -> int:
     if not (args.files or args.workflow_id or args.query):
         print("nothing to replay: give history files, --workflow-id or --query")
         return 2
-    replayer = build_replayer()
+    replayer = build_replayer(data_converter=settings_converter(settings))
     outcomes = [await replay_one(replayer, str(path), load_history(Path(path))) for path in args.files]
     if args.workflow_id or args.query:
         from threadloom.starter.api import connect_client

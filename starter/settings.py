@@ -68,3 +68,27 @@ class Settings(BaseSettings):
         "(default: none; `dev` and `demo` serve the demo's `starter.demo_tools:registry`)",
     )
     metrics_address: str | None = Field(default=None, description="host:port for Prometheus")
+
+    # Payload encryption and the codec server (README, "Encryption"; `starter.encryption`).
+    encryption: bool = Field(
+        default=False,
+        description="encrypt payloads; without `encryption_keys` the ring is `<home>/encryption-keys`, "
+        "which `threadloom dev` creates",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="key ring `id:base64key,…` (32-byte keys): the first encrypts, all decrypt; "
+        "setting it turns encryption on",
+    )
+    codec_host: str = Field(default="127.0.0.1", description="where `threadloom codec-server` binds")
+    codec_port: int = 8234
+    codec_token: SecretStr | None = Field(
+        default=None,
+        description="the codec server's token (default: a new random one each start; required "
+        "off loopback)",
+    )
+    codec_cors_origins: str | None = Field(
+        default=None,
+        description="browser origins allowed to call the codec server, comma-separated "
+        "(default: the dev UI, http://localhost:<ui_port> and http://127.0.0.1:<ui_port>)",
+    )

@@ -439,6 +439,22 @@ async def janitor_pass(rec: Recording) -> str:
     return max(passes, key=lambda e: e.start_time).id
 
 
+async def encrypted_turn(rec: Recording) -> str:
+    """A turn whose client and worker encrypt every payload with the test key `k1` (`keys.py`)."""
+    from tests.replay.keys import recording_converter
+
+    client = Client(
+        rec.loom.client.service_client,
+        namespace=rec.loom.client.namespace,
+        data_converter=recording_converter(),
+    )
+    request = await rec.request("Keep this between us: the gate code is 2468.")
+    async with build_worker(client, rec.threads, task_queue=f"{TASK_QUEUE}-encrypted"):
+        result = await Threadloom(client, task_queue=f"{TASK_QUEUE}-encrypted").run_turn(request)
+    assert result.reply == f"Echo: {request.message.text}", result.reply
+    return request.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turn-happy": happy_turn,
     "turn-stalled-and-rerun": stalled_and_rerun,
@@ -464,6 +480,7 @@ SCENARIOS: dict[str, Scenario] = {
     # Since RATE_LIMIT_BACKOFF_PATCH (turn-rate-limited-waited was recorded before it, kept as is).
     "turn-rate-limited-backoff": rate_limited_backed_off,
     "turn-rate-limited-past-deadline": rate_limited_past_deadline,
+    "turn-encrypted": encrypted_turn,  # payloads encrypted with the test ring of `keys.py`
 }
 
 

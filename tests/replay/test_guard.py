@@ -16,6 +16,7 @@ import pytest
 from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner
 
+from tests.replay.keys import replay_converter
 from threadloom.starter.history import load_history
 from threadloom.starter.replay import build_replayer, replay_command, replay_one, workflow_type
 from threadloom.starter.settings import Settings
@@ -49,14 +50,18 @@ class PatchedTurnWorkflow(TurnWorkflow):
 
 @pytest.mark.parametrize("path", TURNS, ids=[p.stem for p in TURNS])
 async def test_patched_change_replays(path: Path) -> None:
-    replayer = build_replayer([PatchedTurnWorkflow], UnsandboxedWorkflowRunner())
+    replayer = build_replayer(
+        [PatchedTurnWorkflow], UnsandboxedWorkflowRunner(), data_converter=replay_converter()
+    )
     outcome = await replay_one(replayer, path.name, load_history(path))
     assert outcome.ok, outcome.line()
 
 
 @pytest.mark.parametrize("path", TURNS, ids=[p.stem for p in TURNS])
 async def test_changed_turn_fails_replay(path: Path) -> None:
-    replayer = build_replayer([ChangedTurnWorkflow], UnsandboxedWorkflowRunner())
+    replayer = build_replayer(
+        [ChangedTurnWorkflow], UnsandboxedWorkflowRunner(), data_converter=replay_converter()
+    )
     outcome = await replay_one(replayer, path.name, load_history(path))
     assert isinstance(outcome.error, workflow.NondeterminismError), outcome.line()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.replay.keys import replay_converter
 from threadloom.starter.history import load_history
 from threadloom.starter.replay import build_replayer, replay_one, workflow_type
 
@@ -41,6 +42,7 @@ def test_histories_cover_the_turn_paths() -> None:
         "rate-limited-waited",  # rate_limit_exceeded with Retry-After: a timer, then the next run
         "rate-limited-backoff",  # ... beyond max_run_attempts, waits backing off (since the patch)
         "rate-limited-past-deadline",  # ... until the turn's deadline: RunFailed
+        "encrypted",  # every payload encrypted (test key ring of `keys.py`)
     )
     for path in turns:
         assert f"turn-{path}" in names
@@ -75,6 +77,7 @@ def test_history_has_no_machine_paths_or_secrets(path: Path) -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = load_history(path)
-    outcome = await replay_one(build_replayer(), path.name, history)
+    # The codec of the test key ring: encrypted histories decrypt, the others pass through it.
+    outcome = await replay_one(build_replayer(data_converter=replay_converter()), path.name, history)
     assert outcome.ok, outcome.line()
     assert workflow_type(history) != "?"

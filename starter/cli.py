@@ -166,6 +166,8 @@ def _add_retention_commands(commands: Subparsers) -> None:
 
     help = "install the schedule that deletes idle threads (or run one pass)"
     add_arguments(_command(commands, "janitor", f"{STARTER}.janitor:janitor_command", help))
+
+
 def _add_encryption_commands(commands: Subparsers) -> None:
     """Payload encryption (issue 17) registers its commands here."""
     codec = _command(

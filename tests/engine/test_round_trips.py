@@ -17,11 +17,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.engine.observe import thread_state
+from tests.engine.plain_server import PlainServer
 from threadloom.benchmarks.figures import count_history
 from threadloom.starter.api import Threadloom
 from threadloom.threads_client import ThreadsClient
 from threadloom.worker import build_worker
 from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
+
 
 def turn(thread_id: str, assistant_id: str, text: str, run_ms: int = 0) -> TurnRequest:
     metadata = {"fault": f"delay={run_ms}"} if run_ms else {}
@@ -124,39 +126,12 @@ async def test_a_retried_create_adopts_the_run_and_its_message(
     assert (await control.get("/_threadloom/faults")).json()["faults"] == []  # the fault was hit
 
 
-EXTENSION_HEADERS = (
-    "threadloom-long-poll-max-ms",
-    "threadloom-long-poll-if-status",
-    "threadloom-run-messages",
-    "threadloom-idempotency-keys",
-)
-
-
-class PlainServer(httpx.AsyncBaseTransport):
-    """Real HTTP to the threads server, minus every header that advertises an extension: to the
-    client it is any Assistants-v2 server (no long-poll, no keys, no messages beside a run)."""
-
-    def __init__(self) -> None:
-        self._http = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._http.handle_async_request(request)
-        for name in EXTENSION_HEADERS:
-            response.headers.pop(name, None)
-        return response
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-
 @pytest.fixture
 async def plain_worker(
     temporal_env: WorkflowEnvironment, threads_server: Any, task_queue: str
 ) -> AsyncIterator[None]:
     """The real worker on this test's queue, whose client sees no threadloom extension."""
-    async with ThreadsClient(
-        threads_server.base_url, max_retries=0, transport=PlainServer()
-    ) as plain:
+    async with ThreadsClient(threads_server.base_url, max_retries=0, transport=PlainServer()) as plain:
         async with build_worker(temporal_env.client, plain, task_queue=task_queue):
             yield
 
@@ -176,7 +151,7 @@ async def test_a_server_without_the_extensions_gets_the_spec_calls(
         rule = {"method": "POST", "path": "/v1/threads/*/runs", "action": fault, "times": 1}
         (await control.post("/_threadloom/faults", json=rule)).raise_for_status()
 
-    result, total, by_route = await requests_for(
+    result, _, by_route = await requests_for(
         control, loom, turn(thread_id, assistant_id, "Plain server.")
     )
 

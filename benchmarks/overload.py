@@ -1,0 +1,106 @@
+"""Overload: a CPU hog beside the stack, and what it cost the turns, read from their histories.
+
+`cpu_hog()` runs a second Python process that keeps one core busy (a tight loop) for as long as the
+block runs, so the worker, the dev server and the threads server share what is left. `faults_of()`
+reads the turns' histories and counts what a starved worker turns into: activity timeouts (a missed
+heartbeat or start-to-close), activity retries (attempts beyond the first), workflow task timeouts
+and failures, and local activities that needed more than one attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+HOG = "while True: pass"
+FETCH_CONCURRENCY = 20
+
+
+@contextlib.asynccontextmanager
+async def cpu_hog(enabled: bool = True) -> AsyncIterator[None]:
+    """Keep one core busy in another process while the block runs (nothing when not `enabled`)."""
+    if not enabled:
+        yield
+        return
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOG,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.kill()
+        await process.wait()
+
+
+@dataclass
+class HistoryFaults:
+    """What the turns' histories show of overload."""
+
+    histories: int = 0
+    activity_timeouts: int = 0
+    activity_retries: int = 0
+    workflow_task_timeouts: int = 0
+    workflow_task_failures: int = 0
+    local_activity_retries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name."""
+        return asdict(self)
+
+
+def count_faults(found: HistoryFaults, events: list[object]) -> None:
+    """Add one history's overload events to `found`."""
+    found.histories += 1
+    for event in events:
+        kind = event.event_type  # type: ignore[attr-defined]
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            found.activity_timeouts += 1
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attempt = event.activity_task_started_event_attributes.attempt  # type: ignore[attr-defined]
+            found.activity_retries += max(0, attempt - 1)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+            found.workflow_task_timeouts += 1
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            found.workflow_task_failures += 1
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            found.local_activity_retries += _local_attempts(event) - 1
+
+
+def _local_attempts(event: object) -> int:
+    """The attempts a local-activity marker records (1 when it says nothing)."""
+    attributes = event.marker_recorded_event_attributes  # type: ignore[attr-defined]
+    if attributes.marker_name != "core_local_activity":
+        return 1
+    data = attributes.details.get("data")
+    if data is None or not data.payloads:
+        return 1
+    try:
+        return max(1, int(json.loads(data.payloads[0].data).get("attempt", 1)))
+    except (ValueError, TypeError, AttributeError):
+        return 1
+
+
+async def faults_of(client: Client, workflow_ids: list[str]) -> HistoryFaults:
+    """Fetch the histories of `workflow_ids` (a few at a time) and count their overload events."""
+    found = HistoryFaults()
+    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def one(workflow_id: str) -> None:
+        async with gate:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+        count_faults(found, list(history.events))
+
+    await asyncio.gather(*(one(w) for w in workflow_ids))
+    return found

@@ -478,6 +478,15 @@ def scrub(text: str) -> str:
     return text
 
 
+async def hear_the_server(client: ThreadsClient, assistant_id: str) -> None:
+    """One read of a run, so the client knows what the server offers before the first scenario
+    (as a worker that has served a turn does)."""
+    thread = await client.threads.create()
+    run = await client.threads.runs.create(thread.id, assistant_id=assistant_id)
+    await client.threads.runs.retrieve_for_poll(thread.id, run.id)
+    await client.threads.runs.poll(thread.id, run.id, timeout=30)
+
+
 async def write_runs(client: Client, name: str, workflow_id: str) -> list[Path]:
     """Write every run of `workflow_id` (oldest first): `name.json`, or `name-run<N>.json`."""
     runs = [e async for e in client.list_workflows(f'WorkflowId="{workflow_id}"')]
@@ -515,6 +524,8 @@ async def record(names: list[str]) -> None:
                     ThreadsClient(server.base_url, max_retries=0, transport=plain_transport) as plain,
                 ):
                     assistant = await threads.assistants.create(model="echo", name="histories")
+                    for client in (threads, plain):
+                        await hear_the_server(client, assistant.id)
                     loom = Threadloom(env.client, task_queue=TASK_QUEUE)
                     plain_loom = Threadloom(env.client, task_queue=f"{TASK_QUEUE}-plain")
                     rec = Recording(loom, threads, assistant.id, server.root_url, plain_loom)

@@ -39,6 +39,16 @@ def test_histories_cover_the_turn_paths() -> None:
         "tool-failed-siblings-cancelled",  # a `fail` tool's failure cancels the slow call beside it
         "run-completed-while-cancelling",  # a run past its deadline completes: its reply is kept
         "rate-limited-waited",  # rate_limit_exceeded with Retry-After: a timer, then the next run
+        # since MESSAGE_WITH_RUN_PATCH (the message goes with the first run, which is read at once)
+        "quick-run",  # the run ended by that first read: no wait, no fetch
+        "waited-run",  # the wait's last read carries the reply
+        "plain-server",  # a server without threadloom's extensions: polls, the reply fetched
+        "stalled-and-rerun-with-run",
+        "cancelled-with-run",
+        "tool-call-with-run",  # the first read sees requires_action
+        "thread-busy-waited-with-run",
+        "run-completed-while-cancelling-with-run",
+        "rate-limited-waited-with-run",
     )
     for path in turns:
         assert f"turn-{path}" in names
@@ -49,6 +59,7 @@ def test_histories_cover_the_turn_paths() -> None:
     # a conversation cancelled during its turn (and that turn); one resent a still-running turn's key
     assert {"conversation-cancelled", "conversation-cancelled-child1"} <= names
     assert "conversation-resent-running-turn" in names
+    assert {"conversation-with-run-run1", "conversation-with-run-child1"} <= names
 
 
 MACHINE_PATH = re.compile(r"(?<![\w.])(/(home|root|Users|work|tmp|private|var|opt|usr)/|[A-Za-z]:\\\\)")

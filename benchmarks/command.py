@@ -48,12 +48,13 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.throughput.strip():
                     await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
-                    await phases.in_flight(args, report, scenarios, loom, worker)
+                    await phases.in_flight(args, report, scenarios, loom, stack, worker)
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
             finally:
                 await scenarios.aclose()
     report.parameters["load_avg_after"] = os.getloadavg()
+    report.size()
     print(report.to_json() if args.json else table(report))
     return 1 if any(b["errors"] for b in report.batches) or not crash_ok else 0
 
@@ -65,6 +66,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
     found["seed"] = args.seed
+    found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]
     return found

@@ -4,7 +4,9 @@
 block runs, so the worker, the dev server and the threads server share what is left. `faults_of()`
 reads the turns' histories and counts what a starved worker turns into: activity timeouts (a missed
 heartbeat or start-to-close), activity retries (attempts beyond the first), workflow task timeouts
-and failures, and local activities that needed more than one attempt.
+and failures, and local activities that needed more than one attempt. `rpc_count()` reads how
+many calls of one operation the dev server has served (its `service_requests` metric): the
+heartbeats that waiting turns cost it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
+import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -104,3 +107,20 @@ async def faults_of(client: Client, workflow_ids: list[str]) -> HistoryFaults:
 
     await asyncio.gather(*(one(w) for w in workflow_ids))
     return found
+
+
+HEARTBEAT_RPC = "RecordActivityTaskHeartbeat"
+
+
+async def rpc_count(metrics_url: str, operation: str = HEARTBEAT_RPC) -> int | None:
+    """Calls of `operation` the dev server has served so far; None if its metrics are not readable."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(metrics_url)).text
+    except httpx.HTTPError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("service_requests{") and f'operation="{operation}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)

@@ -42,6 +42,8 @@ class Stack:
     threads_base_url: str
     root_url: str
     home: Path
+    metrics_url: str
+    """The dev server's Prometheus metrics (`service_requests` by operation: heartbeat RPCs)."""
 
 
 @dataclass
@@ -119,7 +121,8 @@ async def bench_stack(
     `partitions` sets the task queues' read and write partitions (the server's default when None);
     `dynamic_config` holds more `KEY=VALUE` dynamic config values for the dev server.
     """
-    extra: list[str] = []
+    metrics_port = free_port()
+    extra: list[str] = ["--metrics-port", str(metrics_port)]
     for value in dynamic_config or []:
         extra += ["--dynamic-config-value", value]
     if partitions is not None:
@@ -137,7 +140,8 @@ async def bench_stack(
         try:
             async with contextlib.asynccontextmanager(_threads_server)(home) as (base_url, root):
                 address = env.client.service_client.config.target_host
-                yield Stack(env.client, address, base_url, root, home)
+                metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+                yield Stack(env.client, address, base_url, root, home, metrics)
         finally:
             await env.shutdown()
 

@@ -167,3 +167,38 @@ async def test_a_server_without_the_extensions_gets_the_spec_calls(
         "POST /v1/threads/{thread_id}/runs": 1,
         "GET /v1/threads/{thread_id}/messages": 1,
     }
+
+
+async def test_an_ended_run_comes_with_the_thread_s_newest_messages_when_asked(
+    threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    await threads.threads.messages.create(thread_id, content="older")
+    tagged = {"role": "user", "content": "with the run", "metadata": {"k": "v"}}
+    run = await threads.threads.runs.create(
+        thread_id, assistant_id=assistant_id, additional_messages=[tagged]
+    )
+    runs = threads.threads.runs
+
+    held = await runs.retrieve_for_poll(thread_id, run.id, wait_ms=5000, messages=2)
+    plain = await runs.retrieve_for_poll(thread_id, run.id)
+
+    assert held.run.status == "completed" and held.run_messages_max == 100
+    assert held.messages is not None and held.messages_has_more  # "older" is on the next page
+    assert [m.role for m in held.messages] == ["assistant", "user"]
+    assert held.messages[0].run_id == run.id and held.messages[0].text == "Echo: with the run"
+    assert held.messages[1].text == "with the run" and held.messages[1].metadata == {"k": "v"}
+    assert plain.messages is None  # not asked: the run as every client sees it
+    assert "threadloom_messages" not in (plain.run.model_extra or {})
+
+
+async def test_a_run_still_waiting_comes_without_messages(
+    threads: ThreadsClient, thread_id: str, assistant_id: str
+) -> None:
+    run = await threads.threads.runs.create(
+        thread_id, assistant_id=assistant_id, metadata={"fault": "delay=2000"}
+    )
+    answer = await threads.threads.runs.retrieve_for_poll(thread_id, run.id, messages=20)
+
+    assert answer.run.status in ("queued", "in_progress")
+    assert answer.messages is None
+    await threads.threads.runs.cancel(thread_id, run.id)

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
 import httpx
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 HOG = "while True: pass"
@@ -55,6 +55,10 @@ class HistoryFaults:
     activity_timeouts: int = 0
     activity_retries: int = 0
     workflow_task_timeouts: int = 0
+    """Start-to-close: a worker took a workflow task and did not complete it in time."""
+    sticky_timeouts: int = 0
+    """Schedule-to-start on the worker's sticky queue: it did not take the task in time, so the task
+    went to the shared queue (where any worker replays the workflow to run it)."""
     workflow_task_failures: int = 0
     local_activity_retries: int = 0
 
@@ -74,7 +78,11 @@ def count_faults(found: HistoryFaults, events: list[object]) -> None:
             attempt = event.activity_task_started_event_attributes.attempt  # type: ignore[attr-defined]
             found.activity_retries += max(0, attempt - 1)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-            found.workflow_task_timeouts += 1
+            timeout = event.workflow_task_timed_out_event_attributes.timeout_type  # type: ignore[attr-defined]
+            if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+                found.sticky_timeouts += 1
+            else:
+                found.workflow_task_timeouts += 1
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             found.workflow_task_failures += 1
         elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:

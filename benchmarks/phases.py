@@ -307,7 +307,8 @@ async def in_flight(
         f"{found['completed']}/{args.in_flight} completed, {found['errors']} errors, "
         f"{found['stalled']} stalled, lag p50 {_ms(lag)}, {faults.activity_timeouts} activity "
         f"timeouts, {faults.activity_retries} activity retries, {faults.workflow_task_timeouts} "
-        f"workflow task timeouts ({retried} in all), worker peak {peak_mib:.0f} MiB",
+        f"workflow task timeouts ({retried} in all; {faults.sticky_timeouts} sticky-queue "
+        f"timeouts), worker peak {peak_mib:.0f} MiB",
     )
 
 

@@ -34,6 +34,9 @@ from threadloom.workflows.turn import TurnWorkflow
 
 log = logging.getLogger("threadloom.worker")
 
+LOCAL_ACTIVITY_SLOTS = 1000
+"""Default bound of local activities at once (see `build_worker`)."""
+
 WORKFLOWS = [TurnWorkflow, ConversationWorkflow]
 PASSTHROUGH_MODULES = (
     "pydantic",
@@ -72,12 +75,16 @@ def build_worker(
     sticky_queue_timeout: timedelta = timedelta(seconds=3),
     tools: ToolRegistry | None = None,
     max_concurrent_activities: int = 1000,
+    max_concurrent_local_activities: int = LOCAL_ACTIVITY_SLOTS,
     max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
-    `max_concurrent_activities` bounds activities and local activities alike: every turn waiting
-    for its run holds one activity slot (and one Threads API connection) while it waits.
+    `max_concurrent_activities` bounds the activities: every turn waiting for its run holds one
+    activity slot (and one Threads API connection) while it waits, mostly idle in a long-poll.
+    `max_concurrent_local_activities` bounds the short Threads API calls (creating a run and its
+    first read) that workflow tasks wait on: the CPU-bound part of a turn, where admitting fewer
+    at once keeps each one quick on a loaded worker (`LOCAL_ACTIVITY_SLOTS`).
     `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
     """
     activities = ThreadsActivities(threads)
@@ -103,7 +110,7 @@ def build_worker(
         graceful_shutdown_timeout=graceful_shutdown,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
         max_concurrent_activities=max_concurrent_activities,
-        max_concurrent_local_activities=max_concurrent_activities,
+        max_concurrent_local_activities=min(max_concurrent_local_activities, max_concurrent_activities),
         max_cached_workflows=max_cached_workflows,
     )
 

@@ -8,10 +8,12 @@ one row per rate. The arithmetic is deliberately plain, so a team can redo it wi
 - turns waiting at once = rate x the run's length (Little's law), each holding the measured memory
   of a waiting turn in the worker;
 - heartbeat RPCs/s = rate x the heartbeats one in-flight turn cost (runs as long as the in-flight
-  phase's, which waits past the first read);
-- Temporal Cloud actions per turn = the history's billable actions + those heartbeats;
-- Threads API requests/s and history events/s = rate x per turn (what the database and the
-  Temporal cluster's persistence must absorb).
+  phase's, which outlast the first read and so wait in the heartbeating activity);
+- Temporal Cloud actions per turn = the billable actions of such a turn's history (the in-flight
+  turns', else a happy turn's) + those heartbeats;
+- Threads API requests/s = rate x a happy turn's requests; history events/s = rate x the events of
+  a turn like the in-flight ones (else a happy turn's): what the threads server's database and the
+  Temporal cluster's persistence must absorb.
 
 The Temporal figures come from the single-process dev server (in memory, one history shard): its CPU
 per turn says what the engine asks of Temporal, not what a production cluster on PostgreSQL or
@@ -36,6 +38,8 @@ INPUT_DOCS = {
     "actions": "billable Temporal actions per happy turn (median, heartbeats not included)",
     "waiting_turn_kib": "worker memory per waiting turn, KiB (in-flight phase: peak - before)",
     "heartbeats_per_turn": "heartbeat RPCs per in-flight turn (dev server's count / turns)",
+    "in_flight_events": "history events per in-flight turn (median; its run outlasts the first read)",
+    "in_flight_actions": "billable actions per in-flight turn (median, heartbeats not included)",
     "run_seconds": "run length of the in-flight turns, s (the waiting time assumed below)",
 }
 
@@ -56,7 +60,9 @@ def _row(rate: int, inputs: dict[str, float | None]) -> dict[str, Any]:
 
     waiting = per_s("run_seconds")
     kib = inputs.get("waiting_turn_kib")
-    actions, beats = inputs.get("actions"), inputs.get("heartbeats_per_turn")
+    actions = _first(inputs, "in_flight_actions", "actions")
+    events = _first(inputs, "in_flight_events", "history_events")
+    beats = inputs.get("heartbeats_per_turn")
     per_turn = None if actions is None else actions + (beats or 0.0)
     return {
         "turns_per_s": rate,
@@ -64,7 +70,7 @@ def _row(rate: int, inputs: dict[str, float | None]) -> dict[str, Any]:
         "threads_server_cores": cores("threads_server_cpu_ms"),
         "temporal_dev_server_cores": cores("temporal_cpu_ms"),
         "threads_api_requests_per_s": _round(per_s("requests")),
-        "history_events_per_s": _round(per_s("history_events")),
+        "history_events_per_s": None if events is None else _round(rate * events),
         "turns_waiting": _round(waiting),
         "worker_memory_mib_for_waiting_turns": (
             None if waiting is None or kib is None else _round(waiting * kib / 1024)
@@ -73,6 +79,11 @@ def _row(rate: int, inputs: dict[str, float | None]) -> dict[str, Any]:
         "cloud_actions_per_turn": _round(per_turn),
         "cloud_actions_per_s": None if per_turn is None else _round(rate * per_turn),
     }
+
+
+def _first(inputs: dict[str, float | None], *keys: str) -> float | None:
+    """The first of `keys` that was measured."""
+    return next((inputs[key] for key in keys if inputs.get(key) is not None), None)
 
 
 def _round(value: float | None) -> float | None:

@@ -30,7 +30,12 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     report = Report(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _parameters(args))
     if "THREADLOOM_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)  # the table is the output, not HTTP logs
-    stack_options = {"partitions": args.partitions, "dynamic_config": args.dynamic_config}
+    slots = () if args.local_activities is None else ("--local-activities", str(args.local_activities))
+    stack_options = {
+        "partitions": args.partitions,
+        "dynamic_config": args.dynamic_config,
+        "worker_args": slots,
+    }
     async with bench_stack(**stack_options) as stack, worker_process(stack, "turn") as worker:
         async with ThreadsClient(stack.threads_base_url, max_retries=0, timeout=120) as threads:
             assistant = await threads.assistants.create(model="echo", name="bench")
@@ -67,6 +72,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
     found["seed"] = args.seed
     found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
+    found["local_activities"] = args.local_activities
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]
     return found

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep one core busy in a second process during the in-flight phase (overload)",
     )
     add(
+        "--local-activities",
+        type=int,
+        help="local activity slots of the turn workers (default: the worker's own)",
+    )
+    add(
         "--heartbeat-seconds",
         type=float,
         help="heartbeat timeout of the benchmark's turns (default: TurnPolicy's)",

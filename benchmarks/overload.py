@@ -16,11 +16,13 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
+
+from threadloom.benchmarks.figures import count_history
 
 HOG = "while True: pass"
 FETCH_CONCURRENCY = 20
@@ -61,15 +63,24 @@ class HistoryFaults:
     went to the shared queue (where any worker replays the workflow to run it)."""
     workflow_task_failures: int = 0
     local_activity_retries: int = 0
+    events: list[int] = field(default_factory=list)
+    """History events of each turn."""
+    actions: list[int] = field(default_factory=list)
+    """Billable actions of each turn (`figures.count_history`)."""
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name."""
-        return asdict(self)
+        return {
+            name: value for name, value in self.__dict__.items() if name not in ("events", "actions")
+        }
 
 
 def count_faults(found: HistoryFaults, events: list[object]) -> None:
     """Add one history's overload events to `found`."""
     found.histories += 1
+    counted = count_history(events)
+    found.events.append(counted.events)
+    found.actions.append(counted.actions)
     for event in events:
         kind = event.event_type  # type: ignore[attr-defined]
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:

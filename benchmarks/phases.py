@@ -295,6 +295,8 @@ async def in_flight(
         f"peak (VmHWM) {peak_mib:.0f} MiB"
     )
     _in_flight_inputs(report, args, before, after, beats_before, beats_after)
+    report.capacity["inputs"]["in_flight_events"] = median(faults.events)
+    report.capacity["inputs"]["in_flight_actions"] = median(faults.actions)
     lag = found["lag_ms"]["p50"]
     retried = faults.activity_timeouts + faults.activity_retries + faults.workflow_task_timeouts
     report.target(

@@ -35,15 +35,12 @@ async def serve(kind: str, settings: Settings, local_activities: int | None) -> 
         loop.add_signal_handler(sig, stop.set)
     async with build_threads_client(settings) as threads:
         if kind == "turn":
-            slots = (
-                {} if local_activities is None else {"max_concurrent_local_activities": local_activities}
-            )
             worker = build_worker(
                 client,
                 threads,
                 task_queue=settings.task_queue,
                 max_concurrent_activities=settings.max_concurrent_activities,
-                **slots,
+                max_concurrent_local_activities=local_activities or LOCAL_ACTIVITY_SLOTS,
             )
         else:
             worker = Worker(

@@ -5,7 +5,8 @@ end → (stuck, expired or transiently failed: cancel, new run) → the reply, c
 where the server sends it, else fetched; a run that asks for tool calls gets them answered
 (`workflows.tool_rounds`) and is waited on again. The short Threads API calls run as local
 activities and the long wait as one heartbeating activity: a happy turn whose run is quick is one
-local activity, 2 Threads API requests and 7 history events on threadloom's server. Turns started
+local activity, 2 Threads API requests and 8 history events on threadloom's server (the patch
+marker comes with the SDK's `TemporalChangeVersion` upsert). Turns started
 before `MESSAGE_WITH_RUN_PATCH` add the message first and always wait and fetch (14 events).
 Deterministic code only: time from `workflow.now()`, logs through `workflow.logger`, I/O in activities.
 """

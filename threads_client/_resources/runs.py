@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from threadloom.threads_client._headers import int_header
 from threadloom.threads_client._models_message import Message
@@ -118,11 +119,9 @@ class Runs(Resource):
             },
             timeout=timeout,
         )
-        payload = response.json()
-        page = payload.pop(RUN_MESSAGES_FIELD, None) if isinstance(payload, dict) else None
-        page = page if isinstance(page, dict) else {}
+        run, page = _run_and_messages(response.content, asked=messages is not None)
         poll = RunPoll(
-            run=Run.model_validate(payload),
+            run=run,
             poll_after_ms=int_header(response.headers, POLL_AFTER_HEADER),
             long_poll_max_ms=int_header(response.headers, LONG_POLL_MAX_HEADER),
             several_statuses=response.headers.get(LONG_POLL_IF_STATUS_HEADER) == "several",
@@ -226,6 +225,15 @@ class Runs(Resource):
             timeout=timeout,
             poll_interval_ms=poll_interval_ms,
         )
+
+
+def _run_and_messages(content: bytes, *, asked: bool) -> tuple[Run, dict[str, Any]]:
+    """The run of a GET answer, and the messages page beside it (empty unless asked and sent)."""
+    if not asked:
+        return Run.model_validate_json(content), {}
+    payload = json.loads(content)
+    page = payload.pop(RUN_MESSAGES_FIELD, None) if isinstance(payload, dict) else None
+    return Run.model_validate(payload), page if isinstance(page, dict) else {}
 
 
 def _statuses(if_status: RunStatus | Sequence[RunStatus] | None) -> str | None:

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from threadloom.benchmarks import crash, phases
+from threadloom.benchmarks import crash, in_flight, phases
 from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import Scenarios
 from threadloom.benchmarks.stack import bench_stack, worker_process
@@ -53,7 +53,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.throughput.strip():
                     await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
-                    await phases.in_flight(args, report, scenarios, loom, stack, worker)
+                    await in_flight.in_flight(args, report, scenarios, loom, stack, worker)
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
             finally:

@@ -22,10 +22,18 @@ from threadloom.benchmarks.figures import count_history
 from threadloom.starter.api import Threadloom
 from threadloom.threads_client import ThreadsClient
 from threadloom.worker import build_worker
-from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
+from threadloom.workflows.contracts import (
+    PollSettings,
+    RunOverrides,
+    TurnPolicy,
+    TurnRequest,
+    UserMessage,
+)
 
 
-def turn(thread_id: str, assistant_id: str, text: str, run_ms: int = 0) -> TurnRequest:
+def turn(
+    thread_id: str, assistant_id: str, text: str, run_ms: int = 0, first_read_ms: int = 1000
+) -> TurnRequest:
     metadata = {"fault": f"delay={run_ms}"} if run_ms else {}
     return TurnRequest(
         thread_id=thread_id,
@@ -33,6 +41,7 @@ def turn(thread_id: str, assistant_id: str, text: str, run_ms: int = 0) -> TurnR
         message=UserMessage(text=text),
         run=RunOverrides(metadata=metadata),
         turn_key=uuid.uuid4().hex,
+        policy=TurnPolicy(poll=PollSettings(first_read_wait_ms=first_read_ms)),
     )
 
 
@@ -71,7 +80,8 @@ async def test_a_happy_turn_is_two_requests_and_few_events(
     control: httpx.AsyncClient,
 ) -> None:
     await warm(loom, threads, assistant_id)
-    request = turn(thread_id, assistant_id, "How many round trips?")
+    # The instant run ends well within the first read (held up to 5 s, for a busy machine).
+    request = turn(thread_id, assistant_id, "How many round trips?", first_read_ms=5000)
 
     result, total, by_route = await requests_for(control, loom, request)
 
@@ -90,7 +100,7 @@ async def test_a_run_that_outlasts_the_first_read_gets_its_reply_with_the_wait(
     control: httpx.AsyncClient,
 ) -> None:
     await warm(loom, threads, assistant_id)
-    request = turn(thread_id, assistant_id, "Take your time.", run_ms=1500)
+    request = turn(thread_id, assistant_id, "Take your time.", run_ms=3000)
 
     result, total, by_route = await requests_for(control, loom, request)
 

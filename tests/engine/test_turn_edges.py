@@ -108,10 +108,12 @@ async def test_a_turn_makes_two_requests_on_threadloom_s_server(
     control: httpx.AsyncClient,
 ) -> None:
     slow = RunOverrides(metadata={"fault": "delay=600"})
+    # A first read long enough for the 600 ms run on a busy machine too.
+    patient = TurnPolicy(poll=PollSettings(first_read_wait_ms=5000))
     await loom.run_turn(turn(thread_id, assistant_id, "first", run=slow))
     await control.post("/_threadloom/stats/reset")
 
-    result = await loom.run_turn(turn(thread_id, assistant_id, "second", run=slow))
+    result = await loom.run_turn(turn(thread_id, assistant_id, "second", run=slow, policy=patient))
 
     assert result.reply == "Echo: second"
     by_route = (await control.get("/_threadloom/stats")).json()["requests"]["by_route"]

@@ -37,6 +37,9 @@ from threadloom.workflows.turn import TurnWorkflow
 log = logging.getLogger("threadloom.worker")
 PYDANTIC_PAYLOADS = pydantic_data_converter.payload_converter_class
 
+LOCAL_ACTIVITY_SLOTS = 1000
+"""Default bound of local activities at once (see `build_worker`)."""
+
 WORKFLOWS = [TurnWorkflow, ConversationWorkflow, JanitorWorkflow]
 PASSTHROUGH_MODULES = (
     "pydantic",
@@ -75,13 +78,17 @@ def build_worker(
     sticky_queue_timeout: timedelta = timedelta(seconds=3),
     tools: ToolRegistry | None = None,
     max_concurrent_activities: int = 1000,
+    max_concurrent_local_activities: int = LOCAL_ACTIVITY_SLOTS,
     max_cached_workflows: int = 1000,
     task_queue_activities_per_second: float | None = None,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
-    `max_concurrent_activities` bounds activities and local activities alike: every turn waiting
-    for its run holds one activity slot (and one Threads API connection) while it waits.
+    `max_concurrent_activities` bounds the activities: every turn waiting for its run holds one
+    activity slot (and one Threads API connection) while it waits, mostly idle in a long-poll.
+    `max_concurrent_local_activities` bounds the short Threads API calls (creating a run and its
+    first read) that workflow tasks wait on: the CPU-bound part of a turn, where admitting fewer
+    at once keeps each one quick on a loaded worker (`LOCAL_ACTIVITY_SLOTS`).
     `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
     `task_queue_activities_per_second` is Temporal's task queue rate limit (README, "Rate limits").
     """
@@ -109,7 +116,7 @@ def build_worker(
         graceful_shutdown_timeout=graceful_shutdown,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
         max_concurrent_activities=max_concurrent_activities,
-        max_concurrent_local_activities=max_concurrent_activities,
+        max_concurrent_local_activities=min(max_concurrent_local_activities, max_concurrent_activities),
         max_cached_workflows=max_cached_workflows,
         max_task_queue_activities_per_second=task_queue_activities_per_second,
         # An eagerly started activity skips the task queue, and so its rate limit.

@@ -7,6 +7,9 @@ or before the client has heard from the server, an activity first scans the thre
 to a little before the turn started, for an object with its tags and adopts it. Either way a retry
 after a lost answer, a re-run after a worker crash, or a replayed workflow task never posts a second
 message or starts a second run.
+
+Since the user message goes with the run (`additional_messages`, one write), adopting the run adopts
+its message: the server stores both in one transaction, or neither.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import activity
@@ -21,7 +25,8 @@ from temporalio.exceptions import ApplicationError
 
 from threadloom.activities.errors import busy_run_id, translated
 from threadloom.activities.liveness import beat, heartbeating
-from threadloom.activities.snapshots import as_dict, snapshot_of, tags_of
+from threadloom.activities.replies import reply_of, scan_reply
+from threadloom.activities.snapshots import snapshot_of, tags_of
 from threadloom.activities.watch import RunWatcher
 from threadloom.threads_client import TERMINAL_RUN_STATUSES, BadRequestError, ThreadsClient
 from threadloom.workflows.activity_contracts import (
@@ -36,7 +41,13 @@ from threadloom.workflows.activity_contracts import (
     RunSnapshot,
     WaitForRunInput,
 )
-from threadloom.workflows.contracts import ATTEMPT_TAG, TURN_KEY_TAG, ErrorType
+from threadloom.workflows.contracts import (
+    ATTEMPT_TAG,
+    TURN_KEY_TAG,
+    ErrorType,
+    PollSettings,
+    UserMessage,
+)
 from threadloom.workflows.tool_contracts import SubmitToolOutputsInput, SubmitToolOutputsOutput
 
 T = TypeVar("T")
@@ -98,6 +109,7 @@ class ThreadsActivities:
             return await self._client.threads.runs.create(
                 request.thread_id,
                 assistant_id=request.assistant_id,
+                additional_messages=_with_run(request.message, request.turn_key),
                 metadata={**run.metadata, **tags},
                 model=run.model,
                 instructions=run.instructions,
@@ -126,7 +138,23 @@ class ThreadsActivities:
             # Perhaps the assistant is gone: the next turn looks it up before writing anything.
             self._assistants_seen.pop(request.assistant_id, None)
             raise
-        return CreateRunOutput(run_id=run.id, status=run.status)
+        return CreateRunOutput(
+            run_id=run.id, status=run.status, run=await self._first_read(request, run)
+        )
+
+    async def _first_read(self, request: CreateRunInput, run: Any) -> RunSnapshot | None:
+        """The run read once more right after creating it, if asked (a quick run has ended)."""
+        if request.first_read_wait_ms is None:
+            return None
+        watch = WaitForRunInput(
+            thread_id=request.thread_id,
+            run_id=run.id,
+            deadline=datetime.now(UTC) + timedelta(milliseconds=request.first_read_wait_ms + 1),
+            poll=PollSettings(),
+            reply_turn_key=request.turn_key,
+        )
+        with translated():
+            return await RunWatcher(self._client, watch).look(run.status, request.first_read_wait_ms)
 
     @activity.defn
     async def wait_for_run(self, request: WaitForRunInput) -> RunSnapshot:
@@ -178,24 +206,18 @@ class ThreadsActivities:
 
     @activity.defn
     async def fetch_reply(self, request: FetchReplyInput) -> FetchReplyOutput:
-        """Read the assistant messages of the run, in order, across all pages."""
-        texts: list[str] = []
-        content: list[dict[str, Any]] = []
-        ids: list[str] = []
+        """Read the assistant messages of the run, in order, across all pages.
+
+        With a turn key, read the thread newest first back to the turn's user message instead.
+        """
+        messages = self._client.threads.messages
         with translated():
-            messages = self._client.threads.messages.list(
-                request.thread_id, run_id=request.run_id, order="asc", limit=LIST_PAGE
-            )
-            async for message in messages:
-                if message.role != "assistant":
-                    continue
-                ids.append(message.id)
-                for part in message.content or []:
-                    part_dict = as_dict(part)
-                    content.append(part_dict)
-                    if part_dict.get("type") == "text":
-                        texts.append(str(as_dict(part_dict.get("text")).get("value", "")))
-        return FetchReplyOutput(text="\n\n".join(texts), content=content, message_ids=ids)
+            if request.turn_key is not None:
+                newest_first = messages.list(request.thread_id, order="desc", limit=LIST_PAGE)
+                not_before = request.not_before or 0
+                return await scan_reply(newest_first, request.run_id, request.turn_key, not_before)
+            own = messages.list(request.thread_id, run_id=request.run_id, order="asc", limit=LIST_PAGE)
+            return reply_of([message async for message in own])
 
     def _keys_suffice(self, not_before: int) -> bool:
         """Whether the server is known to honour `Idempotency-Key` for long enough for this turn.
@@ -271,6 +293,20 @@ class ThreadsActivities:
             beat(run.status)
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 1.5, longest)
+
+
+def _with_run(message: UserMessage | None, turn_key: str) -> list[dict[str, Any]] | None:
+    """The `additional_messages` of a run that posts the turn's user message, tagged."""
+    if message is None:
+        return None
+    posted: dict[str, Any] = {
+        "role": "user",
+        "content": message.text,
+        "metadata": {**message.metadata, TURN_KEY_TAG: turn_key},
+    }
+    if message.attachments:
+        posted["attachments"] = message.attachments
+    return [posted]
 
 
 def _key(thread_id: str, turn_key: str, write: str) -> str:

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from threadloom.benchmarks import crash, limited_model, phases
+from threadloom.benchmarks import crash, in_flight, limited_model, phases
 from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import Scenarios
 from threadloom.benchmarks.stack import bench_stack, worker_process
@@ -30,7 +30,12 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     report = Report(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), _parameters(args))
     if "THREADLOOM_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)  # the table is the output, not HTTP logs
-    stack_options = {"partitions": args.partitions, "dynamic_config": args.dynamic_config}
+    slots = () if args.local_activities is None else ("--local-activities", str(args.local_activities))
+    stack_options = {
+        "partitions": args.partitions,
+        "dynamic_config": args.dynamic_config,
+        "worker_args": slots,
+    }
     async with bench_stack(**stack_options) as stack, worker_process(stack, "turn") as worker:
         async with ThreadsClient(stack.threads_base_url, max_retries=0, timeout=120) as threads:
             assistant = await threads.assistants.create(model="echo", name="bench")
@@ -48,13 +53,14 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.throughput.strip():
                     await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:
-                    await phases.in_flight(args, report, scenarios, loom, worker)
+                    await in_flight.in_flight(args, report, scenarios, loom, stack, worker)
                 await limited_model.phase(args, report, stack)
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
             finally:
                 await scenarios.aclose()
     report.parameters["load_avg_after"] = os.getloadavg()
+    report.size()
     print(report.to_json() if args.json else table(report))
     return 1 if any(b["errors"] for b in report.batches) or not crash_ok else 0
 
@@ -66,6 +72,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
     found["seed"] = args.seed
+    found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
+    found["local_activities"] = args.local_activities
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]
     return found

@@ -21,7 +21,7 @@ from typing import Any
 
 from threadloom.starter.api import Threadloom
 from threadloom.threads_client import ThreadsClient
-from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
+from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 SEED_POLL_SECONDS = 1.0
 SEED_MAX_POLLS = 600
@@ -63,8 +63,8 @@ def now_ms() -> float:
     return time.time() * 1000
 
 
-def threadloom_driver(loom: Threadloom) -> Driver:
-    """Turns through the starter API."""
+def threadloom_driver(loom: Threadloom, policy: TurnPolicy | None = None) -> Driver:
+    """Turns through the starter API (with `policy`, else the default one)."""
 
     async def turn(t: Turn) -> TurnDone:
         request = TurnRequest(
@@ -73,12 +73,13 @@ def threadloom_driver(loom: Threadloom) -> Driver:
             assistant_id=t.assistant_id,
             message=UserMessage(text=t.text),
             run=RunOverrides(metadata=fault_metadata(t.run_ms)),
+            policy=policy or TurnPolicy(),
         )
         result = await loom.run_turn(request)
         done = now_ms()
         timings = result.timings
         phases = {
-            "add_message": _ms(timings.message_added_at - timings.started_at),
+            "message_added": _ms(timings.message_added_at - timings.started_at),
             "run": _ms(timings.run_completed_at - timings.message_added_at),
             "fetch_reply": _ms(timings.finished_at - timings.run_completed_at),
             "workflow": _ms(timings.finished_at - timings.started_at),

@@ -29,6 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--in-flight", type=int, default=1000, help="turns in flight at once (0 skips)")
     add("--in-flight-run-ms", type=int, default=5000, help="run length of the in-flight turns")
     add(
+        "--cpu-hog",
+        action="store_true",
+        help="keep one core busy in a second process during the in-flight phase (overload)",
+    )
+    add(
+        "--local-activities",
+        type=int,
+        help="local activity slots of the turn workers (default: the worker's own)",
+    )
+    add(
+        "--heartbeat-seconds",
+        type=float,
+        help="heartbeat timeout of the benchmark's turns (default: TurnPolicy's)",
+    )
+    add(
         "--crash",
         type=int,
         default=0,

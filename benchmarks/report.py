@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadloom.benchmarks import capacity
 from threadloom.benchmarks.figures import percentile
 from threadloom.benchmarks.scenarios import Batch
 
@@ -39,6 +40,8 @@ class Report:
     batches: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
+    capacity: dict[str, Any] = field(default_factory=lambda: {"inputs": {}})
+    """The capacity model's per-turn inputs (`benchmarks.capacity`) and the sizing worked from them."""
 
     def add(self, batch: Batch) -> dict[str, Any]:
         """Record a batch; returns its summary."""
@@ -49,6 +52,10 @@ class Report:
     def target(self, name: str, met: bool | None, value: str) -> None:
         """Record a target as met (True), missed (False) or not measured (None)."""
         self.targets.append({"target": name, "met": met, "value": value})
+
+    def size(self) -> None:
+        """Work out the sizing table from the capacity inputs gathered so far."""
+        self.capacity["sizing"] = capacity.sizing(self.capacity["inputs"])
 
     def to_json(self) -> str:
         """All of it as JSON."""
@@ -85,6 +92,8 @@ def table(report: Report) -> str:
     lines.append("")
     for key, value in report.extra.items():
         lines.append(f"{key}: {value}")
+    lines.append("")
+    lines.extend(capacity.lines(report.capacity))
     lines.append("")
     lines.append("targets:")
     for t in report.targets:

@@ -42,6 +42,10 @@ class Stack:
     threads_base_url: str
     root_url: str
     home: Path
+    metrics_url: str
+    """The dev server's Prometheus metrics (`service_requests` by operation: heartbeat RPCs)."""
+    worker_args: tuple[str, ...] = ()
+    """More arguments for every `turn` worker process (`worker_process --help`)."""
 
 
 @dataclass
@@ -112,14 +116,18 @@ async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def bench_stack(
-    *, partitions: int | None = None, dynamic_config: list[str] | None = None
+    *,
+    partitions: int | None = None,
+    dynamic_config: list[str] | None = None,
+    worker_args: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
     """Start the Temporal dev server (in memory) and the threads server; stop both on exit.
 
     `partitions` sets the task queues' read and write partitions (the server's default when None);
     `dynamic_config` holds more `KEY=VALUE` dynamic config values for the dev server.
     """
-    extra: list[str] = []
+    metrics_port = free_port()
+    extra: list[str] = ["--metrics-port", str(metrics_port)]
     for value in dynamic_config or []:
         extra += ["--dynamic-config-value", value]
     if partitions is not None:
@@ -137,7 +145,8 @@ async def bench_stack(
         try:
             async with contextlib.asynccontextmanager(_threads_server)(home) as (base_url, root):
                 address = env.client.service_client.config.target_host
-                yield Stack(env.client, address, base_url, root, home)
+                metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+                yield Stack(env.client, address, base_url, root, home, metrics, worker_args)
         finally:
             await env.shutdown()
 
@@ -151,6 +160,7 @@ async def start_worker(stack: Stack, kind: str, task_queue: str, log_name: str) 
         *(sys.executable, "-m", "threadloom.benchmarks.worker_process", "--kind", kind),
         *("--temporal-address", stack.temporal_address, "--task-queue", task_queue),
         *("--threads-base-url", stack.threads_base_url),
+        *(stack.worker_args if kind == "turn" else ()),
     )
     process, drain = await start_ready_process(command, stack.home / log_name, what=f"the {kind} worker")
     return WorkerProcess(process, task_queue, drain)

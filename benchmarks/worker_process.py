@@ -17,10 +17,16 @@ from threadloom.benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
 from threadloom.starter.api import connect_client
 from threadloom.starter.logging_setup import configure_logging
 from threadloom.starter.settings import Settings
-from threadloom.worker import build_threads_client, build_worker, exit_without_teardown, sandbox_runner
+from threadloom.worker import (
+    LOCAL_ACTIVITY_SLOTS,
+    build_threads_client,
+    build_worker,
+    exit_without_teardown,
+    sandbox_runner,
+)
 
 
-async def serve(kind: str, settings: Settings) -> None:
+async def serve(kind: str, settings: Settings, local_activities: int | None) -> None:
     """Run the worker of `kind` until SIGTERM or SIGINT."""
     client = await connect_client(settings)
     stop = asyncio.Event()
@@ -34,6 +40,7 @@ async def serve(kind: str, settings: Settings) -> None:
                 threads,
                 task_queue=settings.task_queue,
                 max_concurrent_activities=settings.max_concurrent_activities,
+                max_concurrent_local_activities=local_activities or LOCAL_ACTIVITY_SLOTS,
             )
         else:
             worker = Worker(
@@ -57,6 +64,9 @@ def main() -> None:
     parser.add_argument("--temporal-address", required=True)
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--threads-base-url", required=True)
+    parser.add_argument(
+        "--local-activities", type=int, help="local activity slots (default: the worker's)"
+    )
     args = parser.parse_args()
     configure_logging("json", "WARNING")  # to stderr, the stack's log file; stdout says `ready`
     settings = Settings(
@@ -64,7 +74,7 @@ def main() -> None:
         task_queue=args.task_queue,
         threads_base_url=args.threads_base_url,
     )
-    asyncio.run(serve(args.kind, settings))
+    asyncio.run(serve(args.kind, settings, args.local_activities))
     sys.stdout.flush()
     exit_without_teardown(0)
 

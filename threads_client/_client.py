@@ -128,6 +128,8 @@ class ThreadsClient:
         """The longest long-poll the server grants, learned from its last answer to a run GET."""
         self.long_poll_several_statuses = False
         """Whether that answer said ``if_status`` may list several statuses."""
+        self.run_messages_max: int | None = None
+        """The most messages that answer said the server sends beside an ended run, if it does."""
 
     async def __aenter__(self) -> ThreadsClient:
         return self

@@ -13,6 +13,7 @@ from threadloom.threads_client._models import (
     ResponseFormat,
     Usage,
 )
+from threadloom.threads_client._models_message import Message
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
@@ -177,6 +178,11 @@ class RunPoll(BaseModel):
             server grants, if it offers long-polling.
         several_statuses: The ``threadloom-long-poll-if-status: several`` header: ``if_status``
             may name several statuses (older servers take one).
+        run_messages_max: The ``threadloom-run-messages`` header: the most messages the server
+            sends beside a run that has ended, when asked (``messages`` of ``retrieve_for_poll``).
+        messages: Those messages, newest first (one page of the message list), when asked for
+            and the run has ended on a server that offers them; ``None`` otherwise.
+        messages_has_more: Whether older messages follow that page.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -185,3 +191,6 @@ class RunPoll(BaseModel):
     poll_after_ms: int | None = None
     long_poll_max_ms: int | None = None
     several_statuses: bool = False
+    run_messages_max: int | None = None
+    messages: list[Message] | None = None
+    messages_has_more: bool = False

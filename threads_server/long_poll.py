@@ -3,6 +3,10 @@
 The wait ends early when the run changes, when the client disconnects (so a gone client does not
 stay subscribed for its whole wait), or when the server shuts down (an `error` event from the hub).
 A run whose thread is deleted while a long-poll waits answers 404, like every later GET of it.
+
+A second additive extension rides on the same GET (`latest_messages`): a client that asks with
+`threadloom_messages=<n>` gets, beside a run that has ended, the thread's newest messages as the
+message list would page them, so a turn learns its reply without another request.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from typing import Any
 
 from fastapi import Request
 
-from threadloom.threads_server import storage_runs
+from threadloom.threads_server import storage_messages, storage_runs
 from threadloom.threads_server.db import Database
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, Subscription
+from threadloom.threads_server.storage_rows import ListQuery
+
+RUN_MESSAGES_MAX = 100
+"""The most messages one GET of a run carries (`threadloom_messages`, a list page's limit)."""
 
 
 async def _disconnected(request: Request) -> None:
@@ -76,3 +84,15 @@ async def hold(
             if change is not None:
                 change.cancel()
     return run
+
+
+async def latest_messages(db: Database, thread_id: str, limit: int) -> dict[str, Any]:
+    """The thread's newest `limit` messages, newest first: `GET …/messages?order=desc&limit=`'s page.
+
+    Read after the run ended, so the page holds what the run wrote; a client that needs more (or the
+    messages before them) pages on from its `last_id` with the message list.
+    """
+    page: dict[str, Any] = await db.run(
+        storage_messages.list_messages, thread_id, ListQuery(limit=limit, order="desc")
+    )
+    return page

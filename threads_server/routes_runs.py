@@ -2,7 +2,9 @@
 
 GET run carries the additive long-poll: `wait_ms` (capped at `long_poll_max_ms`) holds the answer while
 the run's status is one of `if_status` (repeated and/or comma-separated; default: its status on arrival)
-until it changes or the wait ends.
+until it changes or the wait ends. With `threadloom_messages=<n>` an answer whose run has ended also
+carries the thread's newest n messages (`long_poll.latest_messages`) under `threadloom_messages`;
+both are advertised on every answer (`threadloom-long-poll-max-ms`, `threadloom-run-messages`).
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ async def retrieve_run(
     svc: Svc,
     wait_ms: Annotated[int | None, Query(ge=0)] = None,
     if_status: Annotated[list[str] | None, Query()] = None,
+    threadloom_messages: Annotated[int | None, Query(ge=1, le=long_poll.RUN_MESSAGES_MAX)] = None,
 ) -> dict[str, Any]:
     """Retrieve a run; with `wait_ms`, hold the answer while its status is one of `if_status`."""
     settings = svc.settings
@@ -158,8 +161,12 @@ async def retrieve_run(
     run = await long_poll.hold(request, svc.db, svc.events, thread_id, run_id, held, wait)
     response.headers["threadloom-long-poll-max-ms"] = str(settings.long_poll_max_ms)
     response.headers["threadloom-long-poll-if-status"] = "several"  # a list is understood
+    response.headers["threadloom-run-messages"] = str(long_poll.RUN_MESSAGES_MAX)
     if run["status"] not in TERMINAL_RUN_STATUSES:
         response.headers["openai-poll-after-ms"] = str(settings.poll_after_ms)
+    elif threadloom_messages:
+        latest = await long_poll.latest_messages(svc.db, thread_id, threadloom_messages)
+        return {**run, "threadloom_messages": latest}
     return run
 
 

@@ -39,17 +39,28 @@ class AddMessageOutput(_Model):
 
 
 class CreateRunInput(_TurnScoped):
-    """Create run number `attempt` of the turn (or adopt the one an earlier attempt created)."""
+    """Create run number `attempt` of the turn (or adopt the one an earlier attempt created).
+
+    With `message`, the user message is posted with the run (`additional_messages`, tagged with the
+    turn key): one write, so a retry that adopts the run adopts its message too. With
+    `first_read_wait_ms`, the run is read once right after (held up to that long where the server
+    long-polls), and the answer comes back as `run`: a run that ended there needs no wait activity.
+    """
 
     assistant_id: str
     attempt: int
     run: RunOverrides
+    message: UserMessage | None = None
+    first_read_wait_ms: int | None = None
 
 
-class CreateRunOutput(_Model):
-    run_id: str
-    status: str
-    adopted: bool = False
+class FetchReplyOutput(_Model):
+    text: str
+    content: list[dict[str, Any]] = Field(default_factory=list)
+    message_ids: list[str] = Field(default_factory=list)
+    user_message_id: str | None = Field(
+        default=None, description="the turn's user message, when the reply was found beside it"
+    )
 
 
 class WaitForRunInput(_Model):
@@ -59,6 +70,11 @@ class WaitForRunInput(_Model):
     run_id: str
     deadline: datetime
     poll: PollSettings
+    reply_turn_key: str | None = Field(
+        default=None,
+        description="ask for the reply with the final read (where the server sends the thread's "
+        "newest messages with it) and find the turn's user message by this key among them",
+    )
 
 
 class RunSnapshot(_Model):
@@ -76,6 +92,18 @@ class RunSnapshot(_Model):
     usage: Usage | None = None
     polls: int = 0
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    reply: FetchReplyOutput | None = Field(
+        default=None, description="the reply, when the read that saw the run end carried it"
+    )
+
+
+class CreateRunOutput(_Model):
+    run_id: str
+    status: str
+    adopted: bool = False
+    run: RunSnapshot | None = Field(
+        default=None, description="the first read of the run (`first_read_wait_ms`), if asked for"
+    )
 
 
 class CancelRunInput(_Model):
@@ -101,13 +129,13 @@ class CancelRunOutput(_Model):
 
 
 class FetchReplyInput(_Model):
-    """Read the messages a run wrote."""
+    """Read the messages a run wrote.
+
+    With `turn_key`, the thread is read newest first (back to `not_before`) until the user message
+    tagged with it, which also gives that message's id (it was posted with the run).
+    """
 
     thread_id: str
     run_id: str
-
-
-class FetchReplyOutput(_Model):
-    text: str
-    content: list[dict[str, Any]] = Field(default_factory=list)
-    message_ids: list[str] = Field(default_factory=list)
+    turn_key: str | None = None
+    not_before: int | None = None

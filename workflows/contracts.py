@@ -140,6 +140,13 @@ class PollSettings(_Model):
     max_interval_ms: int = Field(default=1_000, ge=10)
     backoff_factor: float = Field(default=1.5, ge=1.0, le=10.0)
     long_poll_wait_ms: int = Field(default=20_000, ge=0, description="0 disables long-poll")
+    first_read_wait_ms: int = Field(
+        default=1_000,
+        ge=0,
+        le=5_000,
+        description="how long the read right after creating the run may be held (long-poll) inside "
+        "that local activity; a run that ends within it needs no wait activity",
+    )
 
 
 class TurnPolicy(_Model):

@@ -1,9 +1,13 @@
 """`TurnWorkflow`: one durable conversation turn (DESIGN.md, "The data flow of one turn").
 
-add message → create run → wait for run → (stuck, expired or transiently failed: cancel, new run) →
-fetch reply; a run that asks for tool calls gets them answered (`workflows.tool_rounds`) and is
-waited on again. The short Threads API calls run as local activities and the long wait as one
-heartbeating activity, which keeps a happy turn at 14 history events and one task-queue round trip.
+create run, posting the user message with it → read it once → wait for run, unless that read saw it
+end → (stuck, expired or transiently failed: cancel, new run) → the reply, carried by the last read
+where the server sends it, else fetched; a run that asks for tool calls gets them answered
+(`workflows.tool_rounds`) and is waited on again. The short Threads API calls run as local
+activities and the long wait as one heartbeating activity: a happy turn whose run is quick is one
+local activity, 2 Threads API requests and 8 history events on threadloom's server (the patch
+marker comes with the SDK's `TemporalChangeVersion` upsert). Turns started
+before `MESSAGE_WITH_RUN_PATCH` add the message first and always wait and fetch (14 events).
 Deterministic code only: time from `workflow.now()`, logs through `workflow.logger`, I/O in activities.
 """
 
@@ -26,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRunInput,
         CreateRunInput,
         FetchReplyInput,
+        FetchReplyOutput,
         RunSnapshot,
         WaitForRunInput,
     )
@@ -67,6 +72,12 @@ RATE_LIMIT_WAIT_PATCH = "rate-limit-waits-retry-after"
 """Since this patch the next run after a `rate_limit_exceeded` run waits the `Retry-After` the server
 carried in `last_error.retry_after_seconds`. Superseded by `rate_limits.RATE_LIMIT_BACKOFF_PATCH`
 (backoff within the turn's deadline); kept for the turns recorded between the two."""
+MESSAGE_WITH_RUN_PATCH = "message-posted-with-run"
+"""Since this patch the user message is posted with the turn's first run (`additional_messages`), the
+run is read once right after it is created (a run that has ended or needs tool outputs there skips
+the wait activity), and the reply comes with the read that saw the run end where the server sends
+it; else `fetch_reply` reads it, finding the user message by its tag."""
+WAITING_STATUSES = ("queued", "in_progress", "cancelling")
 T = TypeVar("T")
 
 
@@ -105,24 +116,8 @@ class TurnWorkflow:
             own = [tool.definition for tool in tools.values()]
             run_options = run_options.model_copy(update={"tools": [*(run_options.tools or []), *own]})
 
-        self._set_phase("adding_message")
-        added = await self._write(
-            policy,
-            lambda wait: workflow.execute_local_activity_method(
-                ThreadsActivities.add_message,
-                AddMessageInput(
-                    thread_id=request.thread_id,
-                    assistant_id=request.assistant_id,
-                    turn_key=request.key,
-                    not_before=not_before,
-                    thread_busy_wait_seconds=wait,
-                    message=request.message,
-                ),
-                summary="add message",
-                **opts.write_options(policy),
-            ),
-        )
-        self._progress = self._progress.model_copy(update={"user_message_id": added.message_id})
+        with_run = workflow.patched(MESSAGE_WITH_RUN_PATCH)
+        user_message_id = None if with_run else await self._add_message(request, not_before)
         message_added_at = workflow.now()
 
         attempts: list[RunAttempt] = []
@@ -133,32 +128,44 @@ class TurnWorkflow:
             attempt += 1
             run_started = workflow.now()
             self._set_phase("creating_run", attempt=attempt)
+            posts_message = with_run and attempt == 1
             created = await self._write(
                 policy,
-                lambda wait, attempt=attempt: workflow.execute_local_activity_method(  # type: ignore[misc]
-                    ThreadsActivities.create_run,
-                    CreateRunInput(
-                        thread_id=request.thread_id,
-                        assistant_id=request.assistant_id,
-                        turn_key=request.key,
-                        not_before=not_before,
-                        thread_busy_wait_seconds=wait,
-                        attempt=attempt,
-                        run=run_options,
-                    ),
-                    summary=f"create run (attempt {attempt}/{policy.max_run_attempts})"
-                    if attempt <= policy.max_run_attempts
-                    else f"create run (attempt {attempt}, after rate limits)",
-                    **opts.write_options(policy),
+                lambda wait, attempt=attempt, posts=posts_message: (  # type: ignore[misc]
+                    workflow.execute_local_activity_method(
+                        ThreadsActivities.create_run,
+                        CreateRunInput(
+                            thread_id=request.thread_id,
+                            assistant_id=request.assistant_id,
+                            turn_key=request.key,
+                            not_before=not_before,
+                            thread_busy_wait_seconds=wait,
+                            attempt=attempt,
+                            run=run_options,
+                            message=request.message if posts else None,
+                            first_read_wait_ms=policy.poll.first_read_wait_ms if with_run else None,
+                        ),
+                        summary=(
+                            f"create run (attempt {attempt}/{policy.max_run_attempts})"
+                            if attempt <= policy.max_run_attempts
+                            else f"create run (attempt {attempt}, after rate limits)"
+                        )
+                        + (" with the user message" if posts else ""),
+                        **opts.write_options(policy),
+                    )
                 ),
             )
+            if posts_message:
+                message_added_at = workflow.now()
             self._set_phase("waiting", attempt=attempt, run_id=created.run_id)
             deadline = run_started + timedelta(seconds=policy.run_deadline_seconds)
             if policy.turn_deadline_seconds is not None:  # a field newer than every old history
                 deadline = min(deadline, gives_up)
-            snapshot = await self._wait_for_run(request, created.run_id, deadline)
+            snapshot = created.run
+            if snapshot is None or snapshot.status in WAITING_STATUSES:
+                snapshot = await self._wait_for_run(request, created.run_id, deadline, with_run)
             if tools is not None:
-                snapshot = await self._answer_tool_calls(request, tools, snapshot, deadline)
+                snapshot = await self._answer_tool_calls(request, tools, snapshot, deadline, with_run)
             outcome = classify(snapshot)
             attempts.append(self._attempt(attempt, snapshot, outcome, run_started))
             if outcome in ("completed", "incomplete"):
@@ -191,20 +198,17 @@ class TurnWorkflow:
         assert snapshot is not None  # the loop runs at least once and breaks or raises
         run_completed_at = workflow.now()
 
-        self._set_phase("fetching_reply", run_id=snapshot.run_id)
-        with turn_failure():
-            reply = await workflow.execute_local_activity_method(
-                ThreadsActivities.fetch_reply,
-                FetchReplyInput(thread_id=request.thread_id, run_id=snapshot.run_id),
-                summary=f"fetch reply of {snapshot.run_id}",
-                **opts.read_options(),
-            )
+        reply = snapshot.reply
+        if reply is None:
+            reply = await self._fetch_reply(request, snapshot.run_id, with_run and not user_message_id)
+        user_message_id = user_message_id or reply.user_message_id or ""
+        self._progress = self._progress.model_copy(update={"user_message_id": user_message_id})
         self._set_phase("done", run_id=snapshot.run_id)
         return TurnResult(
             reply=reply.text,
             content=reply.content,
             reply_message_ids=reply.message_ids,
-            user_message_id=added.message_id,
+            user_message_id=user_message_id,
             run_id=snapshot.run_id,
             status="completed" if snapshot.status == "completed" else "incomplete",
             incomplete_reason=snapshot.incomplete_reason,
@@ -218,12 +222,53 @@ class TurnWorkflow:
             ),
         )
 
+    async def _add_message(self, request: TurnRequest, not_before: int) -> str:
+        """Post the user message on its own (turns started before `MESSAGE_WITH_RUN_PATCH`)."""
+        self._set_phase("adding_message")
+        added = await self._write(
+            request.policy,
+            lambda wait: workflow.execute_local_activity_method(
+                ThreadsActivities.add_message,
+                AddMessageInput(
+                    thread_id=request.thread_id,
+                    assistant_id=request.assistant_id,
+                    turn_key=request.key,
+                    not_before=not_before,
+                    thread_busy_wait_seconds=wait,
+                    message=request.message,
+                ),
+                summary="add message",
+                **opts.write_options(request.policy),
+            ),
+        )
+        self._progress = self._progress.model_copy(update={"user_message_id": added.message_id})
+        return added.message_id
+
+    async def _fetch_reply(
+        self, request: TurnRequest, run_id: str, find_message: bool
+    ) -> FetchReplyOutput:
+        """Read the reply (and with `find_message` the user message posted with the run)."""
+        self._set_phase("fetching_reply", run_id=run_id)
+        with turn_failure():
+            return await workflow.execute_local_activity_method(
+                ThreadsActivities.fetch_reply,
+                FetchReplyInput(
+                    thread_id=request.thread_id,
+                    run_id=run_id,
+                    turn_key=request.key if find_message else None,
+                    not_before=self._not_before if find_message else None,
+                ),
+                summary=f"fetch reply of {run_id}",
+                **opts.read_options(),
+            )
+
     async def _answer_tool_calls(
         self,
         request: TurnRequest,
         tools: dict[str, ToolDescription],
         snapshot: RunSnapshot,
         deadline: datetime,
+        with_reply: bool,
     ) -> RunSnapshot:
         """While the run asks for tool calls: run them, submit the outputs, wait again."""
         rounds = 0
@@ -246,11 +291,16 @@ class TurnWorkflow:
                     **opts.read_options(),
                 )
             self._set_phase("waiting", run_id=run_id)
-            snapshot = await self._wait_for_run(request, run_id, deadline)
+            snapshot = await self._wait_for_run(request, run_id, deadline, with_reply)
         return snapshot
 
-    async def _wait_for_run(self, request: TurnRequest, run_id: str, deadline: datetime) -> RunSnapshot:
-        """Wait for the run; a wait cut short by its own timeout counts as a passed deadline."""
+    async def _wait_for_run(
+        self, request: TurnRequest, run_id: str, deadline: datetime, with_reply: bool
+    ) -> RunSnapshot:
+        """Wait for the run; a wait cut short by its own timeout counts as a passed deadline.
+
+        `with_reply` asks for the reply with the read that sees the run end.
+        """
         try:
             with turn_failure(passthrough_timeouts=True):
                 return await workflow.execute_activity_method(
@@ -260,6 +310,7 @@ class TurnWorkflow:
                         run_id=run_id,
                         deadline=deadline,
                         poll=request.policy.poll,
+                        reply_turn_key=request.key if with_reply else None,
                     ),
                     summary=f"wait for run {run_id}",
                     **opts.wait_options(request.policy, deadline - workflow.now()),

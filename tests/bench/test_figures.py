@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
+from threadloom.benchmarks.capacity import UTILIZATION, sizing
 from threadloom.benchmarks.figures import count_history, percentile
+from threadloom.benchmarks.overload import HistoryFaults, count_faults
 from threadloom.benchmarks.scenarios import RunLength
+from threadloom.starter.history import load_history
 
 E = EventType
 
@@ -62,3 +66,42 @@ def test_actions_of_a_happy_turn() -> None:
     # start 1 + activity attempts 2 + local activities in two workflow tasks 2
     assert counted.actions == 5
     assert counted.kinds["MARKER_RECORDED"] == 3
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+def _faults(name: str) -> HistoryFaults:
+    found = HistoryFaults()
+    count_faults(found, list(load_history(HISTORIES / f"{name}.json").events))
+    return found
+
+
+def test_overload_is_counted_from_a_recorded_history() -> None:
+    # Cancelling that turn's run met four injected 500s: its local activity ran five times.
+    retried = _faults("turn-run-completed-while-cancelling-with-run")
+    assert retried.local_activity_retries == 4
+    assert retried.activity_retries == retried.activity_timeouts == 0
+    quick = _faults("turn-quick-run")
+    assert quick.as_dict() == HistoryFaults(histories=1).as_dict()  # nothing went wrong
+    assert (quick.events, quick.actions) == ([8], [3])
+
+
+def test_the_sizing_scales_the_per_turn_inputs() -> None:
+    inputs: dict[str, float | None] = {
+        "worker_cpu_ms": 30.0,
+        "requests": 2.0,
+        "actions": 3.0,
+        "heartbeats_per_turn": 1.0,
+        "waiting_turn_kib": 100.0,
+        "run_seconds": 5.0,
+        "threads_server_cpu_ms": None,  # not measured: no figure, rather than a made-up one
+    }
+    ten, hundred, thousand = sizing(inputs)
+    assert (ten["turns_per_s"], hundred["turns_per_s"], thousand["turns_per_s"]) == (10, 100, 1000)
+    assert hundred["worker_cores"] == round(100 * 30 / 1000 / UTILIZATION, 1) == 5.0
+    assert thousand["threads_api_requests_per_s"] == 2000
+    assert hundred["turns_waiting"] == 500
+    assert hundred["worker_memory_mib_for_waiting_turns"] == round(500 * 100 / 1024, 1)
+    assert ten["cloud_actions_per_turn"] == 4.0 and ten["cloud_actions_per_s"] == 40.0
+    assert thousand["threads_server_cores"] is None

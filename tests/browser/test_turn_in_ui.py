@@ -26,7 +26,7 @@ from threadloom.starter.api import Threadloom
 from threadloom.starter.temporal_binary import find_temporal_binary
 from threadloom.threads_client import ThreadsClient
 from threadloom.worker import build_worker
-from threadloom.workflows.contracts import SEARCH_ATTRIBUTES, TurnRequest, UserMessage
+from threadloom.workflows.contracts import SEARCH_ATTRIBUTES, RunOverrides, TurnRequest, UserMessage
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -94,7 +94,7 @@ async def test_finished_turn_in_the_ui(ui_env: tuple[WorkflowEnvironment, int], 
 
     env, ui_port = ui_env
     async with (
-        running_server(tmp_path) as server,
+        running_server(tmp_path, faults_enabled=True) as server,
         ThreadsClient(server.base_url, max_retries=0) as threads,
     ):
         assistant = await threads.assistants.create(model="echo", name="ui test")
@@ -104,6 +104,8 @@ async def test_finished_turn_in_the_ui(ui_env: tuple[WorkflowEnvironment, int], 
             thread_id=thread.id,
             assistant_id=assistant.id,
             message=UserMessage(text="Plan a weekend in Lisbon with two museums and a tram ride"),
+            # Longer than the read right after the create: the turn shows its wait activity too.
+            run=RunOverrides(metadata={"fault": "delay=1500"}),
         )
         async with build_worker(env.client, threads, task_queue="ui-test"):
             result = await Threadloom(env.client, task_queue="ui-test").run_turn(request)
@@ -117,9 +119,9 @@ async def test_finished_turn_in_the_ui(ui_env: tuple[WorkflowEnvironment, int], 
             await page.goto(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows?query={query}")
             await page.get_by_role("link", name=request.workflow_id).first.click()
 
-            # The timeline names each activity; the wait carries its summary ("wait for run run_…").
-            for activity in ("add_message", "create_run", "fetch_reply"):
-                await page.get_by_text(activity, exact=True).locator("visible=true").first.wait_for()
+            # The timeline names each activity (the message goes with the run; the wait's last read
+            # carries the reply); the wait carries its summary ("wait for run run_…").
+            await page.get_by_text("create_run", exact=True).locator("visible=true").first.wait_for()
             wait = f"wait_for_run • wait for run {result.run_id}"
             await page.get_by_text(wait).locator("visible=true").first.wait_for()
             await page.screenshot(path=tmp_path / "turn-in-ui.png")

@@ -56,9 +56,14 @@ class FakeThreads:
         @activity.defn(name="create_run")
         async def create_run(request: CreateRunInput) -> CreateRunOutput:
             self.calls.append("create_run")
-            if self.endings[request.attempt - 1] == "hangs while created":
+            ending, run_id = self.endings[request.attempt - 1], f"run_{request.attempt}"
+            if ending == "hangs while created":
                 await asyncio.sleep(3600)
-            return CreateRunOutput(run_id=f"run_{request.attempt}", status="queued")
+            if ending == "completed at once" and request.first_read_wait_ms is not None:
+                reply = FetchReplyOutput(text=f"reply of {run_id}", user_message_id="msg_1")
+                first = RunSnapshot(run_id=run_id, status="completed", reply=reply)
+                return CreateRunOutput(run_id=run_id, status="queued", run=first)
+            return CreateRunOutput(run_id=run_id, status="queued")
 
         @activity.defn(name="wait_for_run")
         async def wait_for_run(request: WaitForRunInput) -> RunSnapshot:
@@ -119,10 +124,22 @@ async def test_happy_turn_is_small_in_history(loom: Threadloom, fake_worker: Any
         progress = await handle.progress()
     assert result.reply == "reply of run_1"
     assert [a.outcome for a in result.attempts] == ["completed"]
-    assert fake.calls == ["add_message", "create_run", "wait_for_run", "fetch_reply"]
+    # The message goes with the run; the fake's first read sees the run still queued.
+    assert fake.calls == ["create_run", "wait_for_run", "fetch_reply"]
     assert progress.phase == "done"
     history: WorkflowHistory = await loom.client.get_workflow_handle(handle.workflow_id).fetch_history()
     assert len(history.events) <= 20
+
+
+async def test_a_run_ended_at_the_first_read_skips_the_wait(loom: Threadloom, fake_worker: Any) -> None:
+    async with fake_worker(["completed at once"]) as fake:
+        handle = await loom.start_turn(turn())
+        result = await handle.result()
+    assert result.reply == "reply of run_1"
+    assert result.user_message_id == "msg_1"
+    assert fake.calls == ["create_run"]  # no wait activity, no fetch: the read carried the reply
+    history = await loom.client.get_workflow_handle(handle.workflow_id).fetch_history()
+    assert len(history.events) <= 12
 
 
 async def test_stuck_run_is_cancelled_and_rerun(loom: Threadloom, fake_worker: Any) -> None:

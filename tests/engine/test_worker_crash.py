@@ -64,11 +64,13 @@ def slow_turn(
 
 
 async def assert_one_turn(threads: ThreadsClient, thread_id: str, result: Any, text: str) -> None:
-    """The turn replied after one run, and its thread holds one user message and one completed run."""
+    """The turn replied after one run, and its thread holds its user message, one reply and one
+    completed run."""
     assert result.reply == f"Echo: {text}"
     assert len(result.attempts) == 1
     state = await thread_state(threads, thread_id)
-    assert len(state.user_messages) == 1
+    assert [m.role for m in state.messages] == ["user", "assistant"]
+    assert state.messages[0].id == result.user_message_id
     assert state.statuses == ["completed"]
 
 

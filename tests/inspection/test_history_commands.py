@@ -46,7 +46,7 @@ async def test_history_file_and_live_workflows_replay(
     )
     assert await replay_command(replay_args, settings) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"ok    {output} (TurnWorkflow, 14 events)"
-    assert lines[1] == f"ok    {request.workflow_id} (TurnWorkflow, 14 events)"
+    assert lines[0] == f"ok    {output} (TurnWorkflow, 8 events)"
+    assert lines[1] == f"ok    {request.workflow_id} (TurnWorkflow, 8 events)"
     assert lines[2].startswith(f"ok    {request.workflow_id} (run ")
     assert lines[3] == "3 of 3 histories replayed; 0 failed"

@@ -72,10 +72,10 @@ async def test_turn_is_findable_and_explains_itself(
 
     history = await client.get_workflow_handle(request.workflow_id).fetch_history()
     summaries = activity_summaries(history)
-    assert summaries[0] == "add message"
-    assert summaries[1] == "create run (attempt 1/3)"
-    assert summaries[2].startswith("wait for run run_")
-    assert summaries[3].startswith("fetch reply of run_")
+    # An instant run usually ends by the read right after its creation, which carries the reply;
+    # a client that has not heard yet that the server long-polls waits (and gets it then).
+    assert summaries[0] == "create run (attempt 1/3) with the user message"
+    assert [s.split(" run_")[0] for s in summaries[1:]] in ([], ["wait for run"])
 
 
 async def test_in_flight_turn_shows_phase_attempt_and_run(

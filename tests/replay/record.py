@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.engine.plain_server import PlainServer
 from threadloom.activities.tools import ToolRegistry
 from threadloom.starter.api import Threadloom
 from threadloom.starter.demo_tools import get_weather
@@ -71,12 +72,17 @@ async def look_up_order(order: str) -> str:
 
 @dataclass
 class Recording:
-    """What a scenario gets: the starter API, the Threads API and an echo assistant."""
+    """What a scenario gets: the starter API, the Threads API and an echo assistant.
+
+    `plain` starts turns on a second worker whose client sees the threads server without any of
+    threadloom's extensions (`tests.engine.plain_server`), as it would see another Threads API.
+    """
 
     loom: Threadloom
     threads: ThreadsClient
     assistant_id: str
     server_root: str
+    plain: Threadloom
 
     async def add_fault(self, **fault: object) -> None:
         """Queue an HTTP fault on the threads server (`POST /_threadloom/faults`)."""
@@ -104,6 +110,24 @@ Scenario = Callable[[Recording], Awaitable[str | list[str]]]
 async def happy_turn(rec: Recording) -> str:
     request = await rec.request("Hello! Can you hear me?")
     await rec.loom.run_turn(request)
+    return request.workflow_id
+
+
+async def waited_turn(rec: Recording) -> str:
+    """A run that outlasts the read right after its creation: the wait's last read has the reply."""
+    request = await rec.request(
+        "Take a moment before you answer.", run=RunOverrides(metadata={"fault": "delay=1500"})
+    )
+    await rec.loom.run_turn(request)
+    return request.workflow_id
+
+
+async def plain_server_turn(rec: Recording) -> str:
+    """A turn against a server without threadloom's extensions: scans, polls, a fetched reply."""
+    request = await rec.request("Is anyone there?", run=RunOverrides(metadata={"fault": "delay=300"}))
+    result = await rec.plain.run_turn(request)
+    assert result.reply == "Echo: Is anyone there?", result.reply
+    assert result.user_message_id.startswith("msg_"), result
     return request.workflow_id
 
 
@@ -481,6 +505,19 @@ SCENARIOS: dict[str, Scenario] = {
     "turn-rate-limited-backoff": rate_limited_backed_off,
     "turn-rate-limited-past-deadline": rate_limited_past_deadline,
     "turn-encrypted": encrypted_turn,  # payloads encrypted with the test ring of `keys.py`
+    # Since MESSAGE_WITH_RUN_PATCH every turn posts its message with its first run: the files above
+    # were recorded before it and are kept as they are (recording them again would record the new
+    # path under the old names). Each of these is a path whose commands changed.
+    "turn-quick-run": happy_turn,  # the run ends within the first read: no wait, no fetch
+    "turn-waited-run": waited_turn,  # the wait activity's last read carries the reply
+    "turn-plain-server": plain_server_turn,  # no extensions: scans, polls, the reply fetched
+    "turn-stalled-and-rerun-with-run": stalled_and_rerun,
+    "turn-cancelled-with-run": cancelled,
+    "turn-tool-call-with-run": tool_call,  # the first read sees requires_action
+    "turn-thread-busy-waited-with-run": thread_busy_waited,
+    "turn-run-completed-while-cancelling-with-run": run_completed_while_cancelling,
+    "turn-rate-limited-waited-with-run": rate_limited_and_waited,
+    "conversation-with-run": conversation,
 }
 
 
@@ -506,6 +543,15 @@ def scrub(text: str) -> str:
         if str(path) not in ("", "/"):
             text = text.replace(str(path), label)
     return text
+
+
+async def hear_the_server(client: ThreadsClient, assistant_id: str) -> None:
+    """One read of a run, so the client knows what the server offers before the first scenario
+    (as a worker that has served a turn does)."""
+    thread = await client.threads.create()
+    run = await client.threads.runs.create(thread.id, assistant_id=assistant_id)
+    await client.threads.runs.retrieve_for_poll(thread.id, run.id)
+    await client.threads.runs.poll(thread.id, run.id, timeout=30)
 
 
 async def write_runs(client: Client, name: str, workflow_id: str) -> list[Path]:
@@ -539,12 +585,20 @@ async def record(names: list[str]) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_server(Path(tmp), faults_enabled=True) as server:
-                async with ThreadsClient(server.base_url, max_retries=0) as threads:
+                plain_transport = PlainServer()
+                async with (
+                    ThreadsClient(server.base_url, max_retries=0) as threads,
+                    ThreadsClient(server.base_url, max_retries=0, transport=plain_transport) as plain,
+                ):
                     assistant = await threads.assistants.create(model="echo", name="histories")
+                    for client in (threads, plain):
+                        await hear_the_server(client, assistant.id)
                     loom = Threadloom(env.client, task_queue=TASK_QUEUE)
-                    rec = Recording(loom, threads, assistant.id, server.root_url)
+                    plain_loom = Threadloom(env.client, task_queue=f"{TASK_QUEUE}-plain")
+                    rec = Recording(loom, threads, assistant.id, server.root_url, plain_loom)
                     worker = build_worker(env.client, threads, task_queue=TASK_QUEUE, tools=registry)
-                    async with worker:
+                    plain_worker = build_worker(env.client, plain, task_queue=f"{TASK_QUEUE}-plain")
+                    async with worker, plain_worker:
                         for name, scenario in chosen.items():
                             ids = await scenario(rec)
                             for number, workflow_id in enumerate([ids] if isinstance(ids, str) else ids):

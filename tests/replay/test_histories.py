@@ -43,6 +43,16 @@ def test_histories_cover_the_turn_paths() -> None:
         "rate-limited-backoff",  # ... beyond max_run_attempts, waits backing off (since the patch)
         "rate-limited-past-deadline",  # ... until the turn's deadline: RunFailed
         "encrypted",  # every payload encrypted (test key ring of `keys.py`)
+        # since MESSAGE_WITH_RUN_PATCH (the message goes with the first run, which is read at once)
+        "quick-run",  # the run ended by that first read: no wait, no fetch
+        "waited-run",  # the wait's last read carries the reply
+        "plain-server",  # a server without threadloom's extensions: polls, the reply fetched
+        "stalled-and-rerun-with-run",
+        "cancelled-with-run",
+        "tool-call-with-run",  # the first read sees requires_action
+        "thread-busy-waited-with-run",
+        "run-completed-while-cancelling-with-run",
+        "rate-limited-waited-with-run",
     )
     for path in turns:
         assert f"turn-{path}" in names
@@ -54,6 +64,7 @@ def test_histories_cover_the_turn_paths() -> None:
     assert {"conversation-cancelled", "conversation-cancelled-child1"} <= names
     assert "conversation-resent-running-turn" in names
     assert "janitor-pass" in names  # a retention pass that deleted a thread
+    assert {"conversation-with-run-run1", "conversation-with-run-child1"} <= names
 
 
 MACHINE_PATH = re.compile(r"(?<![\w.])(/(home|root|Users|work|tmp|private|var|opt|usr)/|[A-Za-z]:\\\\)")

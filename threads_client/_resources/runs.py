@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from threadloom.threads_client._headers import int_header
+from threadloom.threads_client._models_message import Message
 from threadloom.threads_client._models_run import Run, RunPoll, RunStatus
 from threadloom.threads_client._pagination import AsyncPage
 from threadloom.threads_client._polling import poll_run
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 LONG_POLL_MAX_HEADER = "threadloom-long-poll-max-ms"
 LONG_POLL_IF_STATUS_HEADER = "threadloom-long-poll-if-status"
+RUN_MESSAGES_HEADER = "threadloom-run-messages"
+RUN_MESSAGES_FIELD = "threadloom_messages"
 
 
 class Runs(Resource):
@@ -82,6 +86,7 @@ class Runs(Resource):
         *,
         wait_ms: int | None = None,
         if_status: RunStatus | Sequence[RunStatus] | None = None,
+        messages: int | None = None,
     ) -> RunPoll:
         """Read a run together with the server's polling hints.
 
@@ -94,26 +99,39 @@ class Runs(Resource):
             if_status: With ``wait_ms``: hold while the status is this one, or any of these
                 (only where ``several_statuses``; default on the server: the status when the
                 request arrives). Not sent when ``None``.
+            messages: Ask a server that offers it (``run_messages_max`` set) to send, beside a
+                run that has ended, the thread's newest this-many messages (at most
+                ``run_messages_max``). Not sent when ``None``; other servers ignore it.
 
         Returns:
-            The run with ``poll_after_ms`` (``openai-poll-after-ms``) and ``long_poll_max_ms``
-            (``threadloom-long-poll-max-ms``) read from the answer's headers.
+            The run with ``poll_after_ms`` (``openai-poll-after-ms``), ``long_poll_max_ms``
+            (``threadloom-long-poll-max-ms``) and ``run_messages_max``
+            (``threadloom-run-messages``) read from the answer's headers, and the messages.
         """
         timeout = None if wait_ms is None else self._client.timeout + wait_ms / 1000.0
         response = await self._client.request(
             "GET",
             path("threads", thread_id, "runs", run_id),
-            params={"wait_ms": wait_ms, "if_status": _statuses(if_status)},
+            params={
+                "wait_ms": wait_ms,
+                "if_status": _statuses(if_status),
+                RUN_MESSAGES_FIELD: messages,
+            },
             timeout=timeout,
         )
+        run, page = _run_and_messages(response.content, asked=messages is not None)
         poll = RunPoll(
-            run=Run.model_validate_json(response.content),
+            run=run,
             poll_after_ms=int_header(response.headers, POLL_AFTER_HEADER),
             long_poll_max_ms=int_header(response.headers, LONG_POLL_MAX_HEADER),
             several_statuses=response.headers.get(LONG_POLL_IF_STATUS_HEADER) == "several",
+            run_messages_max=int_header(response.headers, RUN_MESSAGES_HEADER),
+            messages=[Message.model_validate(m) for m in page["data"]] if "data" in page else None,
+            messages_has_more=bool(page.get("has_more")),
         )
         self._client.long_poll_max_ms = poll.long_poll_max_ms
         self._client.long_poll_several_statuses = poll.several_statuses
+        self._client.run_messages_max = poll.run_messages_max
         return poll
 
     def list(
@@ -207,6 +225,15 @@ class Runs(Resource):
             timeout=timeout,
             poll_interval_ms=poll_interval_ms,
         )
+
+
+def _run_and_messages(content: bytes, *, asked: bool) -> tuple[Run, dict[str, Any]]:
+    """The run of a GET answer, and the messages page beside it (empty unless asked and sent)."""
+    if not asked:
+        return Run.model_validate_json(content), {}
+    payload = json.loads(content)
+    page = payload.pop(RUN_MESSAGES_FIELD, None) if isinstance(payload, dict) else None
+    return Run.model_validate(payload), page if isinstance(page, dict) else {}
 
 
 def _statuses(if_status: RunStatus | Sequence[RunStatus] | None) -> str | None:

@@ -29,7 +29,7 @@ from threadloom.threads_client import ThreadsClient
 from threadloom.threads_server.settings import LLMSettings
 from threadloom.threads_server.testing import running_server, serve
 from threadloom.worker import build_worker
-from threadloom.workflows.contracts import TurnPolicy
+from threadloom.workflows.contracts import PollSettings, RunOverrides, TurnPolicy
 
 RETRY_AFTER_SECONDS = 2
 ALWAYS = 1_000_000
@@ -151,7 +151,13 @@ async def test_the_task_queue_rate_limit_spaces_activity_starts(
     worker = build_worker(client, threads, task_queue=task_queue, task_queue_activities_per_second=2)
     async with worker:
         thread_ids = [(await threads.threads.create()).id for _ in range(7)]
-        requests = [turn(thread_id, assistant_id, "hi") for thread_id in thread_ids]
+        # Runs that outlast the first read, so every turn's run is waited in the `wait_for_run`
+        # activity (an instant run ends at the first read and starts no activity at all).
+        slow = RunOverrides(metadata={"fault": "delay=1500"})
+        quick_read = TurnPolicy(poll=PollSettings(first_read_wait_ms=100))
+        requests = [
+            turn(thread_id, assistant_id, "hi", run=slow, policy=quick_read) for thread_id in thread_ids
+        ]
         results = await asyncio.gather(*(loom.run_turn(request) for request in requests))
     assert {result.reply for result in results} == {"Echo: hi"}
     starts = []

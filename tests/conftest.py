@@ -2,12 +2,16 @@
 a fresh thread and task queue per test, the real worker or fakes on it.
 
 They live here, not in each folder's conftest, so that every suite (engine, conversations, tools,
-inspection) shares the same session-scoped servers instead of starting one set per folder."""
+inspection) shares the same session-scoped servers instead of starting one set per folder.
+
+`postgres` is one real PostgreSQL server per session (tests/postgres.py), started on first use;
+`postgres_url` is a fresh database on it for one test, already at the current schema."""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.postgres import PostgresServer, find_bin_dir
 from threadloom.starter.api import Threadloom
 from threadloom.starter.temporal_binary import find_temporal_binary
 from threadloom.threads_client import ThreadsClient
@@ -36,6 +41,49 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+TEMPLATE_DB = "threadloom_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, with a template database at the current schema.
+
+    Missing binaries fail the test in CI (where .ci/run installs them) and skip it elsewhere.
+    """
+    if find_bin_dir() is None:
+        message = "PostgreSQL 15 binaries are missing: apt-get install -y postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer.start()
+    try:
+        server.admin(f"CREATE DATABASE {TEMPLATE_DB} TEMPLATE template0")
+        _migrate(server.url(TEMPLATE_DB))
+        yield server
+    finally:
+        server.close()
+
+
+def _migrate(url: str) -> None:
+    import psycopg
+
+    from threadloom.threads_server.storage import migrations
+    from threadloom.threads_server.storage.postgres import PostgresConn
+
+    with psycopg.connect(url, autocommit=True) as raw, raw.transaction():
+        migrations.migrate(PostgresConn(raw))
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh database at the current schema, dropped after the test."""
+    url = postgres.create_database(template=TEMPLATE_DB)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(url)
 
 
 @pytest.fixture

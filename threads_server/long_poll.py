@@ -12,10 +12,10 @@ from typing import Any
 
 from fastapi import Request
 
-from threadloom.threads_server import storage_runs
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, Subscription
+from threadloom.threads_server.storage import Database
+from threadloom.threads_server.storage import runs as storage_runs
 
 
 async def _disconnected(request: Request) -> None:

@@ -7,13 +7,12 @@ until it changes or the wait ends.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threadloom.threads_server import long_poll, storage_messages, storage_runs
+from threadloom.threads_server import long_poll
 from threadloom.threads_server.errors import APIError
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event
 from threadloom.threads_server.request_body import dump, list_query, read_body
@@ -24,7 +23,10 @@ from threadloom.threads_server.request_models import (
     SubmitToolOutputs,
 )
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import messages as storage_messages
+from threadloom.threads_server.storage import runs as storage_runs
+from threadloom.threads_server.storage.rows import ListQuery
 from threadloom.threads_server.streaming import sse_response
 
 router = APIRouter(tags=["runs"])
@@ -70,7 +72,7 @@ def _start(
 
 
 def _create_run(
-    conn: sqlite3.Connection,
+    conn: Conn,
     thread_id: str,
     fields: dict[str, Any],
     expiry_seconds: float,

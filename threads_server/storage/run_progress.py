@@ -8,24 +8,24 @@ run owns it, and the caller simply stops.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from threadloom.threads_server import storage_threads
 from threadloom.threads_server.expiry import is_due
 from threadloom.threads_server.faults import RunFault, parse_run_fault
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_assistants import get_assistant
-from threadloom.threads_server.storage_messages import (
+from threadloom.threads_server.storage import threads as storage_threads
+from threadloom.threads_server.storage.assistants import get_assistant
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.messages import (
     ACTIVE_RUN_STATUSES,
     new_message,
     save_message,
     store_message,
     thread_messages,
 )
-from threadloom.threads_server.storage_rows import load
-from threadloom.threads_server.storage_runs import ZERO_USAGE, load_run, save_run
-from threadloom.threads_server.storage_steps import in_progress_steps, new_step, save_step, store_step
+from threadloom.threads_server.storage.rows import load
+from threadloom.threads_server.storage.runs import ZERO_USAGE, load_run, save_run
+from threadloom.threads_server.storage.steps import in_progress_steps, new_step, save_step, store_step
 
 Objects = dict[str, Any]
 STEP_STATUS = {"cancelled": "cancelled", "expired": "expired", "failed": "failed"}
@@ -47,7 +47,7 @@ def _usage_add(total: dict[str, int], extra: dict[str, int] | None) -> dict[str,
     return {key: total.get(key, 0) + extra.get(key, 0) for key in ZERO_USAGE}
 
 
-def begin(conn: sqlite3.Connection, run_id: str) -> Objects | None:
+def begin(conn: Conn, run_id: str) -> Objects | None:
     """`queued` → `in_progress` (sets `started_at` once)."""
     loaded = load_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "queued":
@@ -59,9 +59,7 @@ def begin(conn: sqlite3.Connection, run_id: str) -> Objects | None:
     return run
 
 
-def context(
-    conn: sqlite3.Connection, run_id: str
-) -> tuple[Objects, Objects, Objects | None, list[Objects]]:
+def context(conn: Conn, run_id: str) -> tuple[Objects, Objects, Objects | None, list[Objects]]:
     """`(run, state, assistant or None, thread messages)` for a responder."""
     loaded = load_run(conn, run_id)
     if loaded is None:
@@ -71,7 +69,7 @@ def context(
     return run, state, assistant, thread_messages(conn, run["thread_id"])
 
 
-def start_message(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objects] | None:
+def start_message(conn: Conn, run_id: str) -> tuple[Objects, Objects] | None:
     """Create the `message_creation` step and the (empty, in-progress) assistant message."""
     loaded = load_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
@@ -92,7 +90,7 @@ def start_message(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objec
 
 
 def complete_reply(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: str,
     step: Objects,
     message: Objects,
@@ -125,7 +123,7 @@ def complete_reply(
 
 
 def require_action(
-    conn: sqlite3.Connection, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
+    conn: Conn, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
 ) -> tuple[Objects, Objects] | None:
     """Record a `tool_calls` step and move the run to `requires_action`."""
     loaded = load_run(conn, run_id)
@@ -159,7 +157,7 @@ def require_action(
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: str,
     status: str,
     *,
@@ -208,7 +206,7 @@ def finish(
 
 
 def interrupt(
-    conn: sqlite3.Connection, run_id: str, error: Objects
+    conn: Conn, run_id: str, error: Objects
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """End a run whose execution stopped: `cancelling` → `cancelled`, executing → `failed` (`error`)."""
     loaded = load_run(conn, run_id)
@@ -219,7 +217,7 @@ def interrupt(
     return finish(conn, run_id, "failed", from_statuses=EXECUTING, last_error=dict(error))
 
 
-def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]]]:
+def recover(conn: Conn) -> tuple[list[str], list[tuple[str, float]]]:
     """Start-up: end the runs a previous process was executing; find those waiting for outputs.
 
     Returns the ids of the interrupted runs, and `(run_id, expires_at)` of the `requires_action`
@@ -238,7 +236,7 @@ def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]
 
 
 def expire_if_due(
-    conn: sqlite3.Connection, thread_id: str, run_id: str, at: float
+    conn: Conn, thread_id: str, run_id: str, at: float
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """Expire the thread's active run if its `expires_at` is at or before `at`; None otherwise."""
     loaded = load_run(conn, run_id)
@@ -249,7 +247,7 @@ def expire_if_due(
     return finish(conn, run_id, "expired")
 
 
-def delete_thread(conn: sqlite3.Connection, thread_id: str) -> tuple[Objects, list[Objects]]:
+def delete_thread(conn: Conn, thread_id: str) -> tuple[Objects, list[Objects]]:
     """Delete a thread; returns the deletion answer and the thread's runs that were active."""
     rows = conn.execute(
         "SELECT body FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?)",
@@ -259,7 +257,7 @@ def delete_thread(conn: sqlite3.Connection, thread_id: str) -> tuple[Objects, li
     return deleted, [json.loads(row[0]) for row in rows]
 
 
-def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int | None) -> bool:
+def claim_fault(conn: Conn, thread_id: str, fault: str, times: int | None) -> bool:
     """Whether this run gets the fault: always without `times`, else for the first `times` runs."""
     if times is None:
         return True
@@ -271,13 +269,13 @@ def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int
         return False
     conn.execute(
         "INSERT INTO fault_claims (thread_id, fault, used) VALUES (?, ?, 1) "
-        "ON CONFLICT (thread_id, fault) DO UPDATE SET used = used + 1",
+        "ON CONFLICT (thread_id, fault) DO UPDATE SET used = fault_claims.used + 1",
         (thread_id, fault),
     )
     return True
 
 
-def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str, str]:
+def assistant_metadata(conn: Conn, assistant_id: str) -> dict[str, str]:
     """The assistant's metadata ({} if it was deleted)."""
     try:
         return dict(get_assistant(conn, assistant_id).get("metadata") or {})
@@ -286,7 +284,7 @@ def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str,
 
 
 def begin_with_fault(
-    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
+    conn: Conn, run_id: str, faults_enabled: bool
 ) -> tuple[dict[str, Any], RunFault | None] | None:
     """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
     run = begin(conn, run_id)

@@ -34,7 +34,10 @@ class LLMSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """How the threads server listens, stores and runs."""
 
-    model_config = SettingsConfigDict(env_prefix="THREADLOOM_SERVER_", extra="ignore")
+    # hide_input_in_errors: a refused `database_url` must not be repeated, password and all.
+    model_config = SettingsConfigDict(
+        env_prefix="THREADLOOM_SERVER_", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 8700

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def postgres() -> Iterator[PostgresServer]:
         _migrate(server.url(TEMPLATE_DB))
         yield server
     finally:
+        _SUPPLY.pop(id(server), None)
         server.close()
 
 
@@ -76,14 +78,36 @@ def _migrate(url: str) -> None:
         migrations.migrate(PostgresConn(raw))
 
 
+class _DatabaseSupply:
+    """Makes the next test's database while this test runs, and drops used ones in the background
+    (CREATE DATABASE takes ~0.2 s; ~150 tests use one)."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self._server = server
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
+        self._next = self._executor.submit(server.create_database, TEMPLATE_DB)
+
+    def take(self) -> str:
+        url = self._next.result()
+        self._next = self._executor.submit(self._server.create_database, TEMPLATE_DB)
+        return url
+
+    def give_back(self, url: str) -> None:
+        self._executor.submit(self._server.drop_database, url)
+
+
+_SUPPLY: dict[int, _DatabaseSupply] = {}
+
+
 @pytest.fixture
 def postgres_url(postgres: PostgresServer) -> Iterator[str]:
-    """A fresh database at the current schema, dropped after the test."""
-    url = postgres.create_database(template=TEMPLATE_DB)
+    """A fresh database at the current schema (a copy of the template), dropped after the test."""
+    supply = _SUPPLY.setdefault(id(postgres), _DatabaseSupply(postgres))
+    url = supply.take()
     try:
         yield url
     finally:
-        postgres.drop_database(url)
+        supply.give_back(url)
 
 
 @pytest.fixture

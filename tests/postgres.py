@@ -9,7 +9,7 @@ with PostgresServer.start() as pg:
 `initdb` and `pg_ctl` refuse to run as root; CI runs as root, so there they run as the `postgres`
 user (`runuser -u postgres -- …`) on a directory that user owns (pytest's temporary directories
 are private to root, so the cluster gets its own `mkdtemp` directory). The cluster listens on
-127.0.0.1 on a free port with password (scram) authentication, so the URLs carry a real password.
+127.0.0.1 on a free port with password (md5) authentication, so the URLs carry a real password.
 Durability is off (`fsync`, `synchronous_commit`): that matters only if the machine crashes mid-test.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin"))
 USER = "threadloom"
+START_ATTEMPTS = 5
 MISSING = (
     "PostgreSQL server binaries not found ({dirs}); install Debian's `postgresql` package "
     "(.ci/run does: apt-get install -y postgresql)"
@@ -65,9 +66,22 @@ class PostgresServer:
             raise RuntimeError(MISSING.format(dirs=", ".join(str(d) for d in BIN_DIRS)))
         root = Path(tempfile.mkdtemp(prefix="threadloom-pg-"))
         server = cls(root=root, bin_dir=bin_dir, port=_free_port(), password=secrets.token_hex(8))
-        server._init()
-        server.restart()
-        return server
+        try:
+            server._init()
+            for attempt in range(START_ATTEMPTS):
+                try:
+                    server.restart()
+                    server._fast_password()
+                    return server
+                except RuntimeError:
+                    # The free port was taken between picking and binding (other tests pick too).
+                    if attempt == START_ATTEMPTS - 1 or "already in use" not in server.log_tail():
+                        raise
+                    server.port = _free_port()
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        raise AssertionError("unreachable")
 
     @property
     def data(self) -> Path:
@@ -84,7 +98,9 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+            raise RuntimeError(
+                f"{args[0]} failed ({done.returncode}): {done.stderr.strip()} {self.log_tail()[-500:]}"
+            )
 
     def _init(self) -> None:
         pwfile = self.root / "pwfile"
@@ -99,11 +115,16 @@ class PostgresServer:
             "-U",
             USER,
             f"--pwfile={pwfile}",
-            "--auth=scram-sha-256",
+            "--auth=md5",
             "--encoding=UTF8",
             "--locale=C",
         )
         pwfile.unlink()
+
+    def _fast_password(self) -> None:
+        # Stored as md5 rather than scram: a scram login costs ~18 ms of hashing, and the tests open
+        # hundreds of connections. Authentication is still by password (`--auth=md5`).
+        self.admin(f"SET password_encryption = 'md5'; ALTER ROLE {USER} PASSWORD '{self.password}'")
 
     def restart(self) -> None:
         """Start the server (again) on its port and wait until it accepts connections."""
@@ -114,6 +135,11 @@ class PostgresServer:
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "start"
         )
+
+    def log_tail(self) -> str:
+        """The end of the server's log."""
+        log = self.root / "log"
+        return log.read_text(errors="replace")[-2000:] if log.exists() else ""
 
     def stop(self) -> None:
         """Stop the server at once (`-m fast`: open connections are cut)."""

@@ -60,7 +60,7 @@ class PostgresConn:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         """Run one statement."""
-        cursor = self.raw.execute(to_format_style(sql), [_clean(p) for p in params])  # type: ignore[arg-type]
+        cursor = self.raw.execute(to_format_style(sql), [_clean(p) for p in params])
         return cursor
 
 

@@ -100,7 +100,8 @@ async def _one_setup(
                 loom = Threadloom(stack.client, task_queue=worker.task_queue)
                 driver = drivers.threadloom_driver(loom)
                 instant = RunLength(0, 0)
-                await scenarios.run("warm-up", driver, instant, concurrency=5, turns=WARM_UP_TURNS)
+                warm = min(WARM_UP_TURNS, args.server_turns)
+                await scenarios.run("warm-up", driver, instant, concurrency=5, turns=warm)
                 before, pg_before = cpu.snapshot(), pg.cpu_seconds() if pg else 0.0
                 batch = await scenarios.run(
                     setup.label,

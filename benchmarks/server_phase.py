@@ -115,7 +115,8 @@ async def _one_setup(
             finally:
                 await scenarios.aclose()
     found = report.add(batch)
-    figures = {"turns/s": found["turns_per_s"]}
+    turns_per_s = found["turns_per_s"]
+    figures = {"turns/s": None if turns_per_s is None else round(turns_per_s, 2)}
     figures["threads server CPU ms/turn"] = spent.get("threads server")
     if setup.backend == "postgresql":
         figures["PostgreSQL CPU ms/turn"] = round(pg_ms, 1)

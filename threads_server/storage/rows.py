@@ -1,4 +1,4 @@
-"""Row helpers shared by the `storage_*` modules: objects are stored as their JSON wire form.
+"""Row helpers shared by the storage modules: objects are stored as their JSON wire form.
 
 Each table has an autoincrement `seq` that gives the list order (timestamps have one-second resolution,
 so they cannot), an `id`, a few indexed columns, and `body`, the object exactly as the API returns it,

@@ -17,7 +17,6 @@ from threadloom.threads_server import (
     routes_threads,
 )
 from threadloom.threads_server.auth import AuthMiddleware, warn_if_unauthenticated
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.errors import install_error_handlers
 from threadloom.threads_server.events import RunEvents
 from threadloom.threads_server.faults import HttpFaultMiddleware, HttpFaults
@@ -34,6 +33,7 @@ from threadloom.threads_server.responders.echo import EchoResponder
 from threadloom.threads_server.runner import Runner
 from threadloom.threads_server.services import Services
 from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.storage import Database, open_database
 from threadloom.threads_server.wire_json import WireJSONResponse
 
 log = logging.getLogger("threads_server")
@@ -48,8 +48,19 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warn_if_unauthenticated(settings.host, settings.api_key is not None)
-        db = Database(settings.db_path)
+        db = open_database(settings.database, pool_size=settings.database_pool_size)
         await db.open()
+        try:
+            async with _serving(app, db) as runner:
+                try:
+                    yield
+                finally:
+                    await runner.shutdown()
+        finally:
+            await db.close()
+
+    @asynccontextmanager
+    async def _serving(app: FastAPI, db: Database) -> AsyncIterator[Runner]:
         responders: dict[str, Responder] = {"echo": EchoResponder()}
         chat = None
         if settings.llm.base_url:
@@ -57,21 +68,19 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             responders["chat_completions"] = chat
         elif settings.responder == "chat_completions":
             raise RuntimeError("responder 'chat_completions' needs THREADLOOM_LLM_BASE_URL")
-        events = RunEvents(settings.stream_queue_max_events, settings.stream_stall_seconds)
-        runner = Runner(db, events, settings, responders)
-        recovered = await runner.recover()
-        if recovered:
-            log.warning("failed %d run(s) interrupted by a restart", len(recovered))
-        idempotency = Idempotency(db, settings.idempotency_retention_seconds)
-        await idempotency.purge()
-        app.state.services = Services(settings, db, events, runner, stats, faults, idempotency)
         try:
-            yield
+            events = RunEvents(settings.stream_queue_max_events, settings.stream_stall_seconds)
+            runner = Runner(db, events, settings, responders)
+            recovered = await runner.recover()
+            if recovered:
+                log.warning("failed %d run(s) interrupted by a restart", len(recovered))
+            idempotency = Idempotency(db, settings.idempotency_retention_seconds)
+            await idempotency.purge()
+            app.state.services = Services(settings, db, events, runner, stats, faults, idempotency)
+            yield runner
         finally:
-            await runner.shutdown()
             if chat is not None:
                 await chat.aclose()
-            await db.close()
 
     app = FastAPI(
         title="threadloom Threads API",

@@ -3,7 +3,8 @@
 ```
 APIError (status, message, type, param, code, headers)
 ├── raised by storage and routes: not found (404), invalid request (400), wrong state (400)
-└── built here from FastAPI/pydantic validation errors (always 400, never FastAPI's 422)
+├── built here from FastAPI/pydantic validation errors (always 400, never FastAPI's 422)
+└── built here from `StorageUnavailable`: the database is unreachable (503, `Retry-After: 1`)
 ```
 """
 
@@ -16,7 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from threadloom.threads_server.storage.errors import StorageUnavailable
 from threadloom.threads_server.wire_json import WireJSONResponse
+
+UNAVAILABLE_MESSAGE = "The database is unavailable; nothing was written. Retry the request shortly."
 
 
 class APIError(Exception):
@@ -115,7 +119,18 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return error_response(APIError(message, status=exc.status_code))
 
+    async def on_unavailable(_request: Request, exc: Exception) -> WireJSONResponse:
+        error = APIError(
+            UNAVAILABLE_MESSAGE,
+            status=503,
+            type="server_error",
+            code="database_unavailable",
+            headers={"retry-after": "1"},
+        )
+        return error_response(error)
+
     app.add_exception_handler(APIError, on_api_error)
+    app.add_exception_handler(StorageUnavailable, on_unavailable)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(ValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -1,23 +1,26 @@
 """Idempotency keys (additive, Stripe-style): a retried creating POST answers the first answer again.
 
 ```
-POST + Idempotency-Key: k  ──► one transaction on the database thread:
+POST + Idempotency-Key: k  ──► one transaction:
     key k stored, unexpired? ── same fingerprint ──► stored status + body, `Idempotent-Replayed: true`
                              └─ other fingerprint ─► 400 idempotency_key_reused
     otherwise ──► the route's write, then k + fingerprint + answer stored ──► COMMIT ──► side effects
 ```
 
 The fingerprint is the method, the path and the sha256 of the raw body. Because the key is looked up and
-stored inside the write's own transaction (the single writer serialises them), a crash never leaves a
-write without its key or a key without its write, and two identical concurrent requests write once. A
-failed request (an `APIError`, a rollback) stores nothing, so its retry runs again. Only the routes that
-call `Idempotency.write` honour the header; requests with `"stream": true` pass `enabled=False`.
+stored inside the write's own transaction (SQLite's single writer serialises them; on PostgreSQL the
+transaction first takes an advisory lock on the key, so of two concurrent first uses on any replicas
+the second waits for the first's COMMIT and replays its answer), a crash
+never leaves a write without its key or a key without its write, and two identical concurrent
+requests write once. A failed request (an `APIError`, a rollback) stores nothing, so its retry runs
+again. Only the routes that call `Idempotency.write` honour the header; requests with
+`"stream": true` pass `enabled=False`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +28,9 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response
 
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.storage import Conn, Database
+from threadloom.threads_server.storage.idempotency_keys import find_key, purge_expired, store_key
 from threadloom.threads_server.wire_json import encode_text
 
 T = TypeVar("T")
@@ -36,7 +40,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 ADVERTISE_HEADER = "threadloom-idempotency-keys"
 MAX_KEY_LENGTH = 255
 PURGE_EVERY = 500
-"""Expired keys are deleted at start-up and in the transaction of every `PURGE_EVERY`th stored key."""
+"""Expired keys are deleted at start-up and, on average, in the transaction of every `PURGE_EVERY`th
+stored key (at random: several replicas do not share a counter)."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +59,6 @@ class Replay:
 
     status: int
     body: str
-
-
-def purge_expired(conn: sqlite3.Connection, cutoff: float) -> int:
-    """Delete keys stored before `cutoff` (Unix seconds); returns how many."""
-    return conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (cutoff,)).rowcount
-
-
-def count_keys(conn: sqlite3.Connection) -> int:
-    """How many keys are stored (expired ones not yet purged included)."""
-    return int(conn.execute("SELECT COUNT(*) FROM idempotency_keys").fetchone()[0])
 
 
 class Idempotency:
@@ -131,7 +126,14 @@ class Idempotency:
             return await self._db.run(fn, *args)
         raw = await request.body()
         fingerprint = Fingerprint(request.method, request.url.path, hashlib.sha256(raw).hexdigest())
-        outcome: T | Replay = await self._db.run(self._guarded, key, fingerprint, fn, respond, args)
+        try:
+            outcome: T | Replay = await self._db.run(self._guarded, key, fingerprint, fn, respond, args)
+        except APIError as exc:
+            if exc.code == "idempotency_key_reused":
+                self.rejected += 1
+            raise
+        if not isinstance(outcome, Replay):
+            self.stored += 1
         if isinstance(outcome, Replay):
             self.replayed += 1
             return Response(
@@ -144,7 +146,7 @@ class Idempotency:
 
     def _guarded(
         self,
-        conn: sqlite3.Connection,
+        conn: Conn,
         key: str,
         fingerprint: Fingerprint,
         fn: Callable[..., T],
@@ -153,36 +155,26 @@ class Idempotency:
     ) -> T | Replay:
         stamp = time.time()
         cutoff = stamp - self.retention_seconds
-        row = conn.execute(
-            "SELECT method, path, body_sha256, status, response FROM idempotency_keys"
-            " WHERE key = ? AND created_at >= ?",
-            (key, cutoff),
-        ).fetchone()
+        # Two first uses of one key on two replicas: the second waits here, then replays the first.
+        conn.lock(f"idempotency {key}")
+        row = find_key(conn, key, cutoff)
         if row is not None:
             if Fingerprint(row[0], row[1], row[2]) != fingerprint:
-                self.rejected += 1
                 raise APIError(
                     f"Keys for idempotent requests can only be used with the same parameters they "
                     f"were first used with; this {KEY_HEADER} was used with a different request.",
                     code="idempotency_key_reused",
                 )
-            return Replay(status=int(row[3]), body=str(row[4]))
+            return Replay(status=row[3], body=row[4])
         result = fn(conn, *args)
-        conn.execute(
-            "INSERT OR REPLACE INTO idempotency_keys"
-            " (key, method, path, body_sha256, status, response, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                fingerprint.method,
-                fingerprint.path,
-                fingerprint.body_sha256,
-                200,
-                encode_text(respond(result)),
-                stamp,
-            ),
+        store_key(
+            conn,
+            key,
+            (fingerprint.method, fingerprint.path, fingerprint.body_sha256),
+            encode_text(respond(result)),
+            stamp,
         )
-        self.stored += 1
-        if self.stored % PURGE_EVERY == 0:
+        # The counters are kept by `write`, after the commit: on PostgreSQL this may run again.
+        if random.randrange(PURGE_EVERY) == 0:
             purge_expired(conn, cutoff)
         return result

@@ -16,11 +16,12 @@ from typing import Any
 
 from fastapi import Request
 
-from threadloom.threads_server import storage_messages, storage_runs
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, Subscription
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import Database
+from threadloom.threads_server.storage import messages as storage_messages
+from threadloom.threads_server.storage import runs as storage_runs
+from threadloom.threads_server.storage.rows import ListQuery
 
 RUN_MESSAGES_MAX = 100
 """The most messages one GET of a run carries (`threadloom_messages`, a list page's limit)."""

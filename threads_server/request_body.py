@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from threadloom.threads_server.errors import APIError
 from threadloom.threads_server.settings import ServerSettings
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage.rows import ListQuery
 from threadloom.threads_server.wire_json import InvalidBody, decode_body
 
 M = TypeVar("M", bound=BaseModel)

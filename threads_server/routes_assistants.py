@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from threadloom.threads_server import storage_assistants
 from threadloom.threads_server.request_body import dump, list_query, read_body
 from threadloom.threads_server.request_models import AssistantFields, CreateAssistant
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import assistants as storage_assistants
+from threadloom.threads_server.storage.rows import ListQuery
 
 router = APIRouter(tags=["assistants"])
 Svc = Annotated[Services, Depends(services)]

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from threadloom.threads_server import storage_messages
 from threadloom.threads_server.request_body import dump, list_query, read_body
 from threadloom.threads_server.request_models import CreateMessage, ModifyMetadata
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import messages as storage_messages
+from threadloom.threads_server.storage.rows import ListQuery
 
 router = APIRouter(tags=["messages"])
 Svc = Annotated[Services, Depends(services)]

@@ -9,13 +9,12 @@ both are advertised on every answer (`threadloom-long-poll-max-ms`, `threadloom-
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threadloom.threads_server import long_poll, storage_messages, storage_runs
+from threadloom.threads_server import long_poll
 from threadloom.threads_server.errors import APIError
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event
 from threadloom.threads_server.request_body import dump, list_query, read_body
@@ -26,7 +25,10 @@ from threadloom.threads_server.request_models import (
     SubmitToolOutputs,
 )
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import messages as storage_messages
+from threadloom.threads_server.storage import runs as storage_runs
+from threadloom.threads_server.storage.rows import ListQuery
 from threadloom.threads_server.streaming import sse_response
 
 router = APIRouter(tags=["runs"])
@@ -72,7 +74,7 @@ def _start(
 
 
 def _create_run(
-    conn: sqlite3.Connection,
+    conn: Conn,
     thread_id: str,
     fields: dict[str, Any],
     expiry_seconds: float,

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from threadloom.threads_server import storage_runs, storage_steps
 from threadloom.threads_server.request_body import list_query
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage_rows import ListQuery
+from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import runs as storage_runs
+from threadloom.threads_server.storage import steps as storage_steps
+from threadloom.threads_server.storage.rows import ListQuery
 
 router = APIRouter(tags=["run steps"])
 Svc = Annotated[Services, Depends(services)]
 
 
-def _steps_page(
-    conn: sqlite3.Connection, thread_id: str, run_id: str, query: ListQuery
-) -> dict[str, Any]:
+def _steps_page(conn: Conn, thread_id: str, run_id: str, query: ListQuery) -> dict[str, Any]:
     storage_runs.get_run(conn, thread_id, run_id)
     return storage_steps.list_steps(conn, run_id, query)
 
 
-def _step(conn: sqlite3.Connection, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
+def _step(conn: Conn, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
     storage_runs.get_run(conn, thread_id, run_id)
     return storage_steps.get_step(conn, thread_id, run_id, step_id)
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from threadloom.threads_server import storage_threads
 from threadloom.threads_server.request_body import dump, read_body
 from threadloom.threads_server.request_models import CreateThread, ModifyThread
 from threadloom.threads_server.services import Services, services
+from threadloom.threads_server.storage import threads as storage_threads
 
 router = APIRouter(tags=["threads"])
 Svc = Annotated[Services, Depends(services)]

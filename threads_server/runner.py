@@ -7,7 +7,7 @@ queued ─► in_progress ─► completed | incomplete | failed
 any active ─(cancel)─► cancelling ─► cancelled        any active ─(expires_at)─► expired
 ```
 
-Each transition is one transaction (`storage_run_progress`) that checks the run's current status, then
+Each transition is one transaction (`storage.run_progress`) that checks the run's current status, then
 the matching stream events are published (`events.RunEvents`). Whoever moves a run out of the status
 another actor expected wins; the loser's transaction returns None and it stops quietly.
 """
@@ -21,9 +21,6 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from threadloom.threads_server import storage_run_progress as progress
-from threadloom.threads_server import storage_runs
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
 from threadloom.threads_server.expiry import Expiries
 from threadloom.threads_server.finish_times import FinishTimes
@@ -36,6 +33,9 @@ from threadloom.threads_server.responders import (
 )
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.storage import Database
+from threadloom.threads_server.storage import run_progress as progress
+from threadloom.threads_server.storage import runs as storage_runs
 
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}

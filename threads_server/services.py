@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from threadloom.threads_server.db import Database
 from threadloom.threads_server.events import RunEvents
 from threadloom.threads_server.faults import HttpFaults
 from threadloom.threads_server.http_layer import RequestStats
 from threadloom.threads_server.idempotency import Idempotency
 from threadloom.threads_server.runner import Runner
 from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.storage import Database
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from threadloom.threads_server.auth import exposure_problem
+from threadloom.threads_server.storage.target import DatabaseTarget
 
 ResponderName = Literal["auto", "echo", "chat_completions"]
 
@@ -33,11 +34,23 @@ class LLMSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """How the threads server listens, stores and runs."""
 
-    model_config = SettingsConfigDict(env_prefix="THREADLOOM_SERVER_", extra="ignore")
+    # hide_input_in_errors: a refused `database_url` must not be repeated, password and all.
+    model_config = SettingsConfigDict(
+        env_prefix="THREADLOOM_SERVER_", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 8700
-    db_path: Path = Path(".threadloom/threads.db")
+    db_path: Path = Field(
+        default=Path(".threadloom/threads.db"), description="the SQLite file, unless `database_url`"
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="a `postgresql://user:password@host:port/db` URL or a SQLite path (over db_path)",
+    )
+    database_pool_size: int = Field(
+        default=4, ge=1, le=100, description="PostgreSQL: connections (and threads) per server process"
+    )
     api_key: SecretStr | None = Field(
         default=None, description="when set, every route but the health check needs it"
     )
@@ -86,6 +99,29 @@ class ServerSettings(BaseSettings):
         default=5.0, ge=0, description="on SIGTERM, how long executing runs get to finish"
     )
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @field_validator("db_path", mode="before")
+    @classmethod
+    def _a_path_not_a_url(cls, value: object) -> object:
+        """`db_path` is a file: a URL there would become a folder named `postgresql:`."""
+        if DatabaseTarget.parse(str(value)).kind != "sqlite":
+            raise ValueError("db_path takes a file path; give a database URL as database_url (--db)")
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _a_known_target(cls, value: SecretStr | None) -> SecretStr | None:
+        """A path or a `postgresql://` URL (the message never repeats the password)."""
+        if value is not None:
+            DatabaseTarget.parse(value.get_secret_value())
+        return value
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """Where the data lives: `database_url` if set, else the SQLite file `db_path`."""
+        if self.database_url is not None:
+            return DatabaseTarget.parse(self.database_url.get_secret_value())
+        return DatabaseTarget.parse(str(self.db_path))
 
     @model_validator(mode="after")
     def _secure_by_default(self) -> ServerSettings:

@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from threadloom.threads_server.app import create_app
 from threadloom.threads_server.serving import build_server
 from threadloom.threads_server.settings import ServerSettings
+from threadloom.threads_server.storage import DatabaseTarget
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,10 @@ class ServerHandle:
 
 
 def make_settings(tmp_path_or_db: Path | str, **settings: Any) -> ServerSettings:
-    """Server settings for tests: a directory gets `threads.db` inside it; a file path is used."""
+    """Server settings for tests: a directory gets `threads.db` inside it; a file path is used; a
+    `postgresql://` URL is the database."""
+    if DatabaseTarget.parse(tmp_path_or_db).kind == "postgresql":
+        return ServerSettings(database_url=SecretStr(str(tmp_path_or_db)), **settings)
     path = Path(tmp_path_or_db)
     db_path = path / "threads.db" if path.is_dir() else path
     return ServerSettings(db_path=db_path, **settings)

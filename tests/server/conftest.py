@@ -1,4 +1,9 @@
-"""Fixtures for the server tests: the app in-process with every answer checked against the spec."""
+"""Fixtures for the server tests: the app in-process with every answer checked against the spec.
+
+`db` is where a test's server keeps its data, once per backend: a SQLite file path (`[sqlite]`) and a
+fresh PostgreSQL database URL (`[postgresql]`); `make_api` / `api` use it, and tests that start a
+server themselves pass it to `running_server` / `app_client` / `--db`.
+"""
 
 from __future__ import annotations
 
@@ -28,17 +33,27 @@ def spec() -> SpecValidator:
 
 
 ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A SQLite file path, or the URL of a fresh PostgreSQL database (at the current schema)."""
+    if request.param == "sqlite":
+        return tmp_path / "threads.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
-def make_api(tmp_path: Path, spec: SpecValidator) -> ApiFactory:
+def make_api(db: Path | str, spec: SpecValidator) -> ApiFactory:
     """`async with make_api(**settings) as api:` — the app in-process with those settings."""
 
     @asynccontextmanager
-    async def factory(db: Path | None = None, **settings: Any) -> AsyncIterator[Api]:
+    async def factory(**settings: Any) -> AsyncIterator[Api]:
         settings.setdefault("faults_enabled", True)
         hooks = {"response": [validating_hook(spec)]}
-        async with app_client(db or tmp_path, event_hooks=hooks, **settings) as (client, app):
+        async with app_client(db, event_hooks=hooks, **settings) as (client, app):
             yield Api(client, app, spec)
 
     return factory

@@ -19,8 +19,8 @@ from threadloom.threads_server.testing import app_client
 KEY = {"Authorization": "Bearer sekret"}
 
 
-async def test_faults_are_consumed_only_by_authenticated_requests(tmp_path) -> None:
-    async with app_client(tmp_path, api_key="sekret", faults_enabled=True) as (client, _app):
+async def test_faults_are_consumed_only_by_authenticated_requests(db) -> None:
+    async with app_client(db, api_key="sekret", faults_enabled=True) as (client, _app):
         faults = "http://test/_threadloom/faults"
         refused = await client.post(faults, json={"path": "/v1/threads", "action": "500"})
         assert refused.status_code == 401

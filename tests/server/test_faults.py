@@ -98,8 +98,8 @@ async def test_http_500_and_429_answer_before_the_handler(api: Api) -> None:
     await api.ok("GET", f"/threads/{thread['id']}")
 
 
-async def test_drop_and_drop_after_commit_over_a_socket(tmp_path, spec: SpecValidator) -> None:
-    async with running_server(tmp_path, faults_enabled=True) as server:
+async def test_drop_and_drop_after_commit_over_a_socket(db, spec: SpecValidator) -> None:
+    async with running_server(db, faults_enabled=True) as server:
         async with checked_client(server.base_url, spec) as client:
             thread = (await client.post("/threads")).json()
             faults = f"{server.root_url}/_threadloom/faults"

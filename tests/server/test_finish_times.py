@@ -8,8 +8,8 @@ import time
 from threadloom.threads_server.testing import app_client
 
 
-async def test_finish_time_in_ms_matches_completed_at(tmp_path) -> None:
-    async with app_client(tmp_path) as (client, _app):
+async def test_finish_time_in_ms_matches_completed_at(db) -> None:
+    async with app_client(db) as (client, _app):
         assistant = (await client.post("/assistants", json={"model": "echo"})).json()
         thread = (await client.post("/threads")).json()
         await client.post(f"/threads/{thread['id']}/messages", json={"role": "user", "content": "hi"})
@@ -32,8 +32,8 @@ async def test_finish_time_in_ms_matches_completed_at(tmp_path) -> None:
         assert 0 <= finished["finished_at_ms"] / 1000 - run["completed_at"] < 2
 
 
-async def test_unknown_or_active_run_is_404(tmp_path) -> None:
-    async with app_client(tmp_path) as (client, _app):
+async def test_unknown_or_active_run_is_404(db) -> None:
+    async with app_client(db) as (client, _app):
         answer = await client.get("http://test/_threadloom/runs/run_unknown/finished")
         assert answer.status_code == 404
         assert answer.json()["error"]["message"] == "No finished run found with id 'run_unknown'."

@@ -7,12 +7,12 @@ well-behaved encoder would never produce: lone surrogate escapes, `NaN`, deep ne
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import pytest
 
 from tests.server.helpers import Api
-from threadloom.threads_server import storage_threads
+from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import threads as storage_threads
 
 ECHO_TOOL = b'{"type":"function","function":{"name":"g","parameters":%s}}'
 
@@ -190,7 +190,7 @@ async def test_an_unexpected_error_is_a_500_envelope_with_a_request_id_and_rolls
 ) -> None:
     """A handler that writes and then fails: the answer is JSON, the write is gone, the log says it."""
 
-    def write_then_fail(conn: sqlite3.Connection) -> None:
+    def write_then_fail(conn: Conn) -> None:
         storage_threads.create_thread(conn, {}, thread_id="thread_doomed")
         raise RuntimeError("bug after the write")
 

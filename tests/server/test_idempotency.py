@@ -11,7 +11,7 @@ import pytest
 
 from tests.server.helpers import Api, checked_client
 from tests.server.spec import SpecValidator
-from threadloom.threads_server import idempotency
+from threadloom.threads_server.storage.idempotency_keys import count_keys
 from threadloom.threads_server.testing import running_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -215,7 +215,7 @@ async def test_expired_keys_are_forgotten_and_purged(make_api) -> None:
         await api.ok("POST", path, json=MESSAGE, headers=key("k-other"))
         await svc.db.run(age, 61)
         assert await svc.idempotency.purge() == 2
-        assert await svc.db.run(idempotency.count_keys) == 0
+        assert await svc.db.run(count_keys) == 0
 
 
 async def test_retention_zero_turns_the_extension_off(make_api) -> None:
@@ -230,12 +230,12 @@ async def test_retention_zero_turns_the_extension_off(make_api) -> None:
 
 @pytest.mark.parametrize("action", ["500_after_commit", "drop_after_commit"])
 async def test_openai_sdk_retry_after_the_write_gives_one_message(
-    tmp_path, spec: SpecValidator, action: str
+    db, spec: SpecValidator, action: str
 ) -> None:
     # The SDK keeps one idempotency key per call across its retries, but (openai 3.51) sends it only
     # when told a header name; per-call `extra_headers` are likewise resent on every retry.
     warnings.simplefilter("ignore", DeprecationWarning)
-    async with running_server(tmp_path, faults_enabled=True, poll_after_ms=20) as server:
+    async with running_server(db, faults_enabled=True, poll_after_ms=20) as server:
         faults = f"{server.root_url}/_threadloom/faults"
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test")  # default retries
         beta = client.beta
@@ -285,10 +285,10 @@ async def test_openai_sdk_retry_after_the_write_gives_one_message(
         assert stats["requests"]["by_route"]["POST /v1/threads/{thread_id}/runs"] == 2
 
 
-async def test_openai_sdk_retry_without_a_key_writes_twice(tmp_path) -> None:
+async def test_openai_sdk_retry_without_a_key_writes_twice(db) -> None:
     """The hazard the keys remove: a plain SDK call retried after a committed write duplicates it."""
     warnings.simplefilter("ignore", DeprecationWarning)
-    async with running_server(tmp_path, faults_enabled=True) as server:
+    async with running_server(db, faults_enabled=True) as server:
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test")
         thread = await client.beta.threads.create()
         async with httpx.AsyncClient() as http:

@@ -120,9 +120,9 @@ async def _chunks(total: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_body_over_the_limit_is_a_413_before_it_is_buffered(
-    tmp_path, spec: SpecValidator, chunked: bool
+    db, spec: SpecValidator, chunked: bool
 ) -> None:
-    async with running_server(tmp_path, max_body_bytes=100_000) as server:
+    async with running_server(db, max_body_bytes=100_000) as server:
         async with checked_client(server.base_url, spec, timeout=30) as client:
             thread = (await client.post("/threads")).json()
             path = f"/threads/{thread['id']}/messages"
@@ -137,9 +137,9 @@ async def test_a_body_over_the_limit_is_a_413_before_it_is_buffered(
             assert fits.status_code == 200
 
 
-async def test_a_100_megabyte_message_is_refused_by_the_defaults(tmp_path, spec: SpecValidator) -> None:
+async def test_a_100_megabyte_message_is_refused_by_the_defaults(db, spec: SpecValidator) -> None:
     """The issue's reproduction: a declared 100 MB body gets its 413 (not a reset connection)."""
-    async with running_server(tmp_path) as server:
+    async with running_server(db) as server:
         async with checked_client(server.base_url, spec, timeout=30) as client:
             thread = (await client.post("/threads")).json()
             path = f"/threads/{thread['id']}/messages"
@@ -153,9 +153,9 @@ async def test_a_100_megabyte_message_is_refused_by_the_defaults(tmp_path, spec:
             assert (await client.get(path)).json()["data"] == []
 
 
-async def test_an_expect_100_continue_client_is_refused_before_it_sends(tmp_path) -> None:
+async def test_an_expect_100_continue_client_is_refused_before_it_sends(db) -> None:
     """With `Expect: 100-continue` the 413 comes at once, and the client never sends the body."""
-    async with running_server(tmp_path, max_body_bytes=1000) as server:
+    async with running_server(db, max_body_bytes=1000) as server:
         host, port = server.root_url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         try:

@@ -37,9 +37,9 @@ class TextCollector(AsyncAssistantEventHandler):
         self.deltas.append(delta.value or "")
 
 
-async def test_openai_sdk_beta_threads(tmp_path) -> None:
+async def test_openai_sdk_beta_threads(db) -> None:
     warnings.simplefilter("ignore", DeprecationWarning)
-    async with running_server(tmp_path, api_key="sk-test", poll_after_ms=20) as server:
+    async with running_server(db, api_key="sk-test", poll_after_ms=20) as server:
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
         beta = client.beta
         assistant = await beta.assistants.create(model="echo", name="sdk", tools=[LOOKUP])

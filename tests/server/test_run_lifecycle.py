@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sqlite3
 import time
 
 import httpx
@@ -17,7 +16,6 @@ from tests.server.helpers import (
     wait_until,
     waiting_run,
 )
-from threadloom.threads_server.db import SCHEMA, Database
 from threadloom.threads_server.testing import ServerHandle, running_server
 
 
@@ -25,8 +23,8 @@ def _subscribers(server: ServerHandle) -> int:
     return int(server.app.state.services.events.subscriber_count)
 
 
-async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(tmp_path) -> None:
-    async with running_server(tmp_path, faults_enabled=True) as server:
+async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(db) -> None:
+    async with running_server(db, faults_enabled=True) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             assistant_id = await new_assistant(client)
             thread_id = await new_thread(client, "stall")
@@ -58,8 +56,8 @@ async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(tmp_path
             assert _subscribers(server) == 0
 
 
-async def test_a_run_waiting_at_expires_at_is_expired_and_refuses_outputs(tmp_path) -> None:
-    async with running_server(tmp_path, run_expiry_seconds=2) as server:
+async def test_a_run_waiting_at_expires_at_is_expired_and_refuses_outputs(db) -> None:
+    async with running_server(db, run_expiry_seconds=2) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             run = await waiting_run(client, await new_assistant(client))
             (call,) = run["required_action"]["submit_tool_outputs"]["tool_calls"]
@@ -90,9 +88,9 @@ def _dechunk(raw: bytes) -> bytes:
     return bytes(out)
 
 
-async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(tmp_path) -> None:
+async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(db) -> None:
     settings = {"stream_queue_max_events": 20, "stream_stall_seconds": 0.3, "stream_delta_words": 1}
-    async with running_server(tmp_path, **settings) as server:
+    async with running_server(db, **settings) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             text = " ".join(f"w{i}" for i in range(20_000))
             thread_id = await new_thread(client, text)
@@ -125,8 +123,8 @@ async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(tmp_path) 
         assert _subscribers(server) == 0
 
 
-async def test_disconnected_streams_and_long_polls_unsubscribe(tmp_path) -> None:
-    async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=10_000) as server:
+async def test_disconnected_streams_and_long_polls_unsubscribe(db) -> None:
+    async with running_server(db, faults_enabled=True, long_poll_max_ms=10_000) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             assistant_id = await new_assistant(client)
             thread_id = await new_thread(client, "stall")
@@ -145,27 +143,7 @@ async def test_disconnected_streams_and_long_polls_unsubscribe(tmp_path) -> None
             await wait_until(lambda: _subscribers(server) == 0, "the gone long-poll to unsubscribe", 3)
 
 
-async def test_a_database_made_before_the_steps_index_gets_it(tmp_path) -> None:
-    path = tmp_path / "old.db"
-    old_schema = SCHEMA.replace("CREATE INDEX IF NOT EXISTS steps_thread ON steps (thread_id);", "")
-    assert old_schema != SCHEMA
-    with sqlite3.connect(path) as conn:
-        conn.executescript(old_schema)
-    db = Database(path)
-    await db.open()
-    try:
-        plan = await db.run(
-            lambda conn: conn.execute(
-                "EXPLAIN QUERY PLAN DELETE FROM steps WHERE thread_id = 'x'"
-            ).fetchall()
-        )
-    finally:
-        await db.close()
-    assert any("steps_thread" in str(row) for row in plan), plan
-
-
-async def test_a_restart_rearms_the_expiry_of_a_waiting_run(tmp_path) -> None:
-    db = tmp_path / "threads.db"
+async def test_a_restart_rearms_the_expiry_of_a_waiting_run(db) -> None:
     async with running_server(db, run_expiry_seconds=2) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             run = await waiting_run(client, await new_assistant(client))

@@ -74,9 +74,9 @@ def busy_machine() -> Iterator[None]:
             hog.wait(timeout=10)
 
 
-async def test_sdk_handlers_see_each_call_and_text_once(tmp_path, busy_machine: None) -> None:
+async def test_sdk_handlers_see_each_call_and_text_once(db, busy_machine: None) -> None:
     warnings.simplefilter("ignore", DeprecationWarning)
-    async with running_server(tmp_path, stream_delta_words=1) as server:
+    async with running_server(db, stream_delta_words=1) as server:
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=30)
         threads = client.beta.threads
         assistant = await client.beta.assistants.create(model="echo", tools=TOOLS)

@@ -20,8 +20,8 @@ async def _setup(client: httpx.AsyncClient, text: str) -> tuple[str, str]:
     return assistant["id"], thread["id"]
 
 
-async def test_long_poll_returns_when_the_run_changes(tmp_path, spec: SpecValidator) -> None:
-    async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=5000) as server:
+async def test_long_poll_returns_when_the_run_changes(db, spec: SpecValidator) -> None:
+    async with running_server(db, faults_enabled=True, long_poll_max_ms=5000) as server:
         async with checked_client(server.base_url, spec) as client:
             assistant_id, thread_id = await _setup(client, "hi")
             run = (
@@ -63,8 +63,7 @@ async def test_long_poll_returns_when_the_run_changes(tmp_path, spec: SpecValida
             assert still.json()["status"] == "in_progress"
 
 
-async def test_restart_fails_executing_runs_and_keeps_waiting_ones(tmp_path, spec: SpecValidator):
-    db = tmp_path / "restart.db"
+async def test_restart_fails_executing_runs_and_keeps_waiting_ones(db, spec: SpecValidator):
     async with running_server(db, faults_enabled=True) as server:
         async with checked_client(server.base_url, spec) as client:
             assistant_id, thread_id = await _setup(client, "/tool lookup")
@@ -114,8 +113,8 @@ async def test_restart_fails_executing_runs_and_keeps_waiting_ones(tmp_path, spe
             assert done["status"] == "completed"
 
 
-async def test_api_key_is_required_when_configured(tmp_path, spec: SpecValidator) -> None:
-    async with running_server(tmp_path, api_key="sekret") as server:
+async def test_api_key_is_required_when_configured(db, spec: SpecValidator) -> None:
+    async with running_server(db, api_key="sekret") as server:
         async with checked_client(server.base_url, spec) as client:
             missing = await client.post("/threads")
             assert missing.status_code == 401
@@ -152,8 +151,8 @@ async def test_api_key_is_required_when_configured(tmp_path, spec: SpecValidator
             assert (await client.get(f"{root}/openapi.json", headers=keyed)).status_code == 200
 
 
-async def test_request_counter(tmp_path, spec: SpecValidator) -> None:
-    async with running_server(tmp_path) as server:
+async def test_request_counter(db, spec: SpecValidator) -> None:
+    async with running_server(db) as server:
         async with checked_client(server.base_url, spec) as client:
             stats = f"{server.root_url}/_threadloom/stats"
             await client.post(f"{stats}/reset")
@@ -170,8 +169,8 @@ async def test_request_counter(tmp_path, spec: SpecValidator) -> None:
             assert (await client.get(stats)).json()["requests"]["total"] == 0
 
 
-async def test_long_poll_holds_while_the_status_is_any_of_several(tmp_path, spec: SpecValidator) -> None:
-    async with running_server(tmp_path, faults_enabled=True, long_poll_max_ms=5000) as server:
+async def test_long_poll_holds_while_the_status_is_any_of_several(db, spec: SpecValidator) -> None:
+    async with running_server(db, faults_enabled=True, long_poll_max_ms=5000) as server:
         async with checked_client(server.base_url, spec) as client:
             assistant_id, thread_id = await _setup(client, "hi")
             for params in (

@@ -84,8 +84,8 @@ async def _ready(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_sigterm_ends_streams_and_keeps_waiting_runs(tmp_path) -> None:
-    db, port = tmp_path / "threads.db", _free_port()
+async def test_sigterm_ends_streams_and_keeps_waiting_runs(db) -> None:
+    port = _free_port()
     process = _start_server(db, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v1", timeout=30) as client:

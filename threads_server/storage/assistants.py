@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.rows import ListQuery, insert, list_page, load, save
 
 
-def create_assistant(conn: sqlite3.Connection, fields: dict[str, Any]) -> dict[str, Any]:
+def create_assistant(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
     """Store a new assistant from the fields of a create request."""
     assistant = {
         "id": new_id("asst"),
@@ -28,11 +28,12 @@ def create_assistant(conn: sqlite3.Connection, fields: dict[str, Any]) -> dict[s
         "response_format": "auto",
     }
     assistant.update(_present(fields))
+    conn.lock("assistants")  # the list's rows commit in `seq` order (see rows.lock_thread)
     insert(conn, "assistants", assistant)
     return assistant
 
 
-def get_assistant(conn: sqlite3.Connection, assistant_id: str) -> dict[str, Any]:
+def get_assistant(conn: Conn, assistant_id: str) -> dict[str, Any]:
     """The assistant, or 404."""
     assistant = load(conn, "assistants", assistant_id)
     if assistant is None:
@@ -40,22 +41,21 @@ def get_assistant(conn: sqlite3.Connection, assistant_id: str) -> dict[str, Any]
     return assistant
 
 
-def modify_assistant(
-    conn: sqlite3.Connection, assistant_id: str, fields: dict[str, Any]
-) -> dict[str, Any]:
+def modify_assistant(conn: Conn, assistant_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Apply the given fields (metadata replaces the whole map) and store."""
+    conn.lock(f"assistant {assistant_id}")
     assistant = get_assistant(conn, assistant_id)
     assistant.update(_present(fields))
     save(conn, "assistants", assistant)
     return assistant
 
 
-def list_assistants(conn: sqlite3.Connection, query: ListQuery) -> dict[str, Any]:
+def list_assistants(conn: Conn, query: ListQuery) -> dict[str, Any]:
     """A page of assistants."""
     return list_page(conn, "assistants", query)
 
 
-def delete_assistant(conn: sqlite3.Connection, assistant_id: str) -> dict[str, Any]:
+def delete_assistant(conn: Conn, assistant_id: str) -> dict[str, Any]:
     """Delete the assistant (its runs keep their `assistant_id`)."""
     get_assistant(conn, assistant_id)
     conn.execute("DELETE FROM assistants WHERE id = ?", (assistant_id,))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.rows import ListQuery, insert, list_page, load, save
 
 
 def new_step(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def new_step(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any
     }
 
 
-def store_step(conn: sqlite3.Connection, step: dict[str, Any]) -> None:
+def store_step(conn: Conn, step: dict[str, Any]) -> None:
     """Insert a step."""
     insert(
         conn,
@@ -45,17 +45,17 @@ def store_step(conn: sqlite3.Connection, step: dict[str, Any]) -> None:
     )
 
 
-def save_step(conn: sqlite3.Connection, step: dict[str, Any]) -> None:
+def save_step(conn: Conn, step: dict[str, Any]) -> None:
     """Overwrite a stored step."""
     save(conn, "steps", step, status=step["status"])
 
 
-def load_step(conn: sqlite3.Connection, step_id: str) -> dict[str, Any] | None:
+def load_step(conn: Conn, step_id: str) -> dict[str, Any] | None:
     """A step by id, or None."""
     return load(conn, "steps", step_id)
 
 
-def in_progress_steps(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+def in_progress_steps(conn: Conn, run_id: str) -> list[dict[str, Any]]:
     """The run's steps that have not finished."""
     rows = conn.execute(
         "SELECT body FROM steps WHERE run_id = ? AND status = 'in_progress' ORDER BY seq",
@@ -64,7 +64,7 @@ def in_progress_steps(conn: sqlite3.Connection, run_id: str) -> list[dict[str, A
     return [json.loads(row[0]) for row in rows]
 
 
-def get_step(conn: sqlite3.Connection, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
+def get_step(conn: Conn, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
     """The step, or 404."""
     step = load(conn, "steps", step_id)
     if step is None or step["run_id"] != run_id or step["thread_id"] != thread_id:
@@ -72,6 +72,6 @@ def get_step(conn: sqlite3.Connection, thread_id: str, run_id: str, step_id: str
     return step
 
 
-def list_steps(conn: sqlite3.Connection, run_id: str, query: ListQuery) -> dict[str, Any]:
+def list_steps(conn: Conn, run_id: str, query: ListQuery) -> dict[str, Any]:
     """A page of the run's steps."""
     return list_page(conn, "steps", query, "run_id = ?", (run_id,))

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from threadloom.threads_server.errors import APIError, not_found
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.rows import (
+    ListQuery,
+    insert,
+    list_page,
+    load,
+    lock_thread,
+    save,
+)
 from threadloom.threads_server.wire_json import decode_stored
 
 ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
 
 
-def active_run_id(conn: sqlite3.Connection, thread_id: str) -> str | None:
+def active_run_id(conn: Conn, thread_id: str) -> str | None:
     """The id of the thread's active run, if any (the thread lock)."""
     row = conn.execute(
         "SELECT id FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?) LIMIT 1",
@@ -65,12 +72,12 @@ def new_message(
     }
 
 
-def store_message(conn: sqlite3.Connection, message: dict[str, Any]) -> None:
+def store_message(conn: Conn, message: dict[str, Any]) -> None:
     """Insert a message object."""
     insert(conn, "messages", message, thread_id=message["thread_id"], run_id=message["run_id"])
 
 
-def insert_message(conn: sqlite3.Connection, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def insert_message(conn: Conn, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Store a hand-made message from a validated `CreateMessageRequest` (no lock check)."""
     message = new_message(
         thread_id,
@@ -83,7 +90,7 @@ def insert_message(conn: sqlite3.Connection, thread_id: str, fields: dict[str, A
     return message
 
 
-def ensure_room(conn: sqlite3.Connection, thread_id: str, adding: int, most: int) -> None:
+def ensure_room(conn: Conn, thread_id: str, adding: int, most: int) -> None:
     """400 unless the thread can take `adding` more messages without passing `most`."""
     if adding <= 0:
         return
@@ -97,9 +104,10 @@ def ensure_room(conn: sqlite3.Connection, thread_id: str, adding: int, most: int
 
 
 def create_message(
-    conn: sqlite3.Connection, thread_id: str, fields: dict[str, Any], max_messages: int
+    conn: Conn, thread_id: str, fields: dict[str, Any], max_messages: int
 ) -> dict[str, Any]:
     """Add a message unless a run holds the thread lock or the thread is full."""
+    lock_thread(conn, thread_id)
     _require_thread(conn, thread_id)
     run_id = active_run_id(conn, thread_id)
     if run_id is not None:
@@ -108,7 +116,7 @@ def create_message(
     return insert_message(conn, thread_id, fields)
 
 
-def get_message(conn: sqlite3.Connection, thread_id: str, message_id: str) -> dict[str, Any]:
+def get_message(conn: Conn, thread_id: str, message_id: str) -> dict[str, Any]:
     """The message, or 404."""
     _require_thread(conn, thread_id)
     message = load(conn, "messages", message_id)
@@ -117,15 +125,16 @@ def get_message(conn: sqlite3.Connection, thread_id: str, message_id: str) -> di
     return message
 
 
-def save_message(conn: sqlite3.Connection, message: dict[str, Any]) -> None:
+def save_message(conn: Conn, message: dict[str, Any]) -> None:
     """Overwrite a stored message."""
     save(conn, "messages", message)
 
 
 def modify_message(
-    conn: sqlite3.Connection, thread_id: str, message_id: str, fields: dict[str, Any]
+    conn: Conn, thread_id: str, message_id: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """Replace the message's metadata."""
+    lock_thread(conn, thread_id)
     message = get_message(conn, thread_id, message_id)
     if "metadata" in fields:
         message["metadata"] = fields["metadata"] or {}
@@ -133,15 +142,16 @@ def modify_message(
     return message
 
 
-def delete_message(conn: sqlite3.Connection, thread_id: str, message_id: str) -> dict[str, Any]:
+def delete_message(conn: Conn, thread_id: str, message_id: str) -> dict[str, Any]:
     """Delete one message."""
+    lock_thread(conn, thread_id)
     get_message(conn, thread_id, message_id)
     conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
 
 def list_messages(
-    conn: sqlite3.Connection, thread_id: str, query: ListQuery, run_id: str | None = None
+    conn: Conn, thread_id: str, query: ListQuery, run_id: str | None = None
 ) -> dict[str, Any]:
     """A page of the thread's messages, optionally only those created by `run_id`."""
     _require_thread(conn, thread_id)
@@ -150,7 +160,7 @@ def list_messages(
     return list_page(conn, "messages", query, "thread_id = ? AND run_id = ?", (thread_id, run_id))
 
 
-def thread_messages(conn: sqlite3.Connection, thread_id: str) -> list[dict[str, Any]]:
+def thread_messages(conn: Conn, thread_id: str) -> list[dict[str, Any]]:
     """Every message of the thread in order (for responders)."""
     rows = conn.execute(
         "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
@@ -158,6 +168,6 @@ def thread_messages(conn: sqlite3.Connection, thread_id: str) -> list[dict[str, 
     return [decode_stored(row[0]) for row in rows]
 
 
-def _require_thread(conn: sqlite3.Connection, thread_id: str) -> None:
+def _require_thread(conn: Conn, thread_id: str) -> None:
     if conn.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
         raise not_found("thread", thread_id)

@@ -8,24 +8,24 @@ run owns it, and the caller simply stops.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from threadloom.threads_server import storage_threads
 from threadloom.threads_server.expiry import is_due
 from threadloom.threads_server.faults import RunFault, parse_run_fault
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_assistants import get_assistant
-from threadloom.threads_server.storage_messages import (
+from threadloom.threads_server.storage import threads as storage_threads
+from threadloom.threads_server.storage.assistants import get_assistant
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.messages import (
     ACTIVE_RUN_STATUSES,
     new_message,
     save_message,
     store_message,
     thread_messages,
 )
-from threadloom.threads_server.storage_rows import load
-from threadloom.threads_server.storage_runs import ZERO_USAGE, load_run, save_run
-from threadloom.threads_server.storage_steps import in_progress_steps, new_step, save_step, store_step
+from threadloom.threads_server.storage.rows import load, lock_thread
+from threadloom.threads_server.storage.runs import ZERO_USAGE, load_run, lock_run, save_run
+from threadloom.threads_server.storage.steps import in_progress_steps, new_step, save_step, store_step
 
 Objects = dict[str, Any]
 STEP_STATUS = {"cancelled": "cancelled", "expired": "expired", "failed": "failed"}
@@ -47,21 +47,19 @@ def _usage_add(total: dict[str, int], extra: dict[str, int] | None) -> dict[str,
     return {key: total.get(key, 0) + extra.get(key, 0) for key in ZERO_USAGE}
 
 
-def begin(conn: sqlite3.Connection, run_id: str) -> Objects | None:
+def begin(conn: Conn, run_id: str) -> Objects | None:
     """`queued` → `in_progress` (sets `started_at` once)."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "queued":
         return None
     run, state = loaded
     run["status"] = "in_progress"
     run["started_at"] = run["started_at"] or now()
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="queued")
     return run
 
 
-def context(
-    conn: sqlite3.Connection, run_id: str
-) -> tuple[Objects, Objects, Objects | None, list[Objects]]:
+def context(conn: Conn, run_id: str) -> tuple[Objects, Objects, Objects | None, list[Objects]]:
     """`(run, state, assistant or None, thread messages)` for a responder."""
     loaded = load_run(conn, run_id)
     if loaded is None:
@@ -71,9 +69,9 @@ def context(
     return run, state, assistant, thread_messages(conn, run["thread_id"])
 
 
-def start_message(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objects] | None:
+def start_message(conn: Conn, run_id: str) -> tuple[Objects, Objects] | None:
     """Create the `message_creation` step and the (empty, in-progress) assistant message."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run = loaded[0]
@@ -92,7 +90,7 @@ def start_message(conn: sqlite3.Connection, run_id: str) -> tuple[Objects, Objec
 
 
 def complete_reply(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: str,
     step: Objects,
     message: Objects,
@@ -101,7 +99,7 @@ def complete_reply(
     incomplete_reason: str | None,
 ) -> tuple[Objects, Objects, Objects] | None:
     """Fill the message, complete the step, and end the run `completed` or `incomplete`."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
@@ -120,15 +118,15 @@ def complete_reply(
     run["status"] = "incomplete" if incomplete_reason else "completed"
     run["incomplete_details"] = {"reason": incomplete_reason} if incomplete_reason else None
     run.update(completed_at=stamp, expires_at=None, usage=state["usage"])
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="in_progress")
     return message, step, run
 
 
 def require_action(
-    conn: sqlite3.Connection, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
+    conn: Conn, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
 ) -> tuple[Objects, Objects] | None:
     """Record a `tool_calls` step and move the run to `requires_action`."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
@@ -154,12 +152,12 @@ def require_action(
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {"tool_calls": tool_calls},
     }
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="in_progress")
     return step, run
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: str,
     status: str,
     *,
@@ -172,17 +170,17 @@ def finish(
     Returns the run and the steps and messages it closed, or None if the run was not in
     `from_statuses`.
     """
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] not in from_statuses:
         return None
     run, state = loaded
-    stamp = now()
+    stamp, was = now(), run["status"]
     run.update(status=status, expires_at=None, required_action=None, usage=state["usage"])
     run["last_error"] = last_error
     run["incomplete_details"] = incomplete_details
     if status in RUN_TIME:
         run[RUN_TIME[status]] = stamp
-    save_run(conn, run, state)
+    save_run(conn, run, state, was=was)
     steps = in_progress_steps(conn, run_id)
     for step in steps:
         step["status"] = STEP_STATUS.get(status, "cancelled")
@@ -208,10 +206,10 @@ def finish(
 
 
 def interrupt(
-    conn: sqlite3.Connection, run_id: str, error: Objects
+    conn: Conn, run_id: str, error: Objects
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """End a run whose execution stopped: `cancelling` → `cancelled`, executing → `failed` (`error`)."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None:
         return None
     if loaded[0]["status"] == "cancelling":
@@ -219,7 +217,7 @@ def interrupt(
     return finish(conn, run_id, "failed", from_statuses=EXECUTING, last_error=dict(error))
 
 
-def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]]]:
+def recover(conn: Conn) -> tuple[list[str], list[tuple[str, float]]]:
     """Start-up: end the runs a previous process was executing; find those waiting for outputs.
 
     Returns the ids of the interrupted runs, and `(run_id, expires_at)` of the `requires_action`
@@ -238,10 +236,10 @@ def recover(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[str, float]
 
 
 def expire_if_due(
-    conn: sqlite3.Connection, thread_id: str, run_id: str, at: float
+    conn: Conn, thread_id: str, run_id: str, at: float
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """Expire the thread's active run if its `expires_at` is at or before `at`; None otherwise."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["thread_id"] != thread_id:
         return None
     if not is_due(loaded[0]["expires_at"], at):
@@ -249,8 +247,9 @@ def expire_if_due(
     return finish(conn, run_id, "expired")
 
 
-def delete_thread(conn: sqlite3.Connection, thread_id: str) -> tuple[Objects, list[Objects]]:
+def delete_thread(conn: Conn, thread_id: str) -> tuple[Objects, list[Objects]]:
     """Delete a thread; returns the deletion answer and the thread's runs that were active."""
+    lock_thread(conn, thread_id)
     rows = conn.execute(
         "SELECT body FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?)",
         (thread_id, *ACTIVE_RUN_STATUSES),
@@ -259,7 +258,7 @@ def delete_thread(conn: sqlite3.Connection, thread_id: str) -> tuple[Objects, li
     return deleted, [json.loads(row[0]) for row in rows]
 
 
-def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int | None) -> bool:
+def claim_fault(conn: Conn, thread_id: str, fault: str, times: int | None) -> bool:
     """Whether this run gets the fault: always without `times`, else for the first `times` runs."""
     if times is None:
         return True
@@ -271,13 +270,13 @@ def claim_fault(conn: sqlite3.Connection, thread_id: str, fault: str, times: int
         return False
     conn.execute(
         "INSERT INTO fault_claims (thread_id, fault, used) VALUES (?, ?, 1) "
-        "ON CONFLICT (thread_id, fault) DO UPDATE SET used = used + 1",
+        "ON CONFLICT (thread_id, fault) DO UPDATE SET used = fault_claims.used + 1",
         (thread_id, fault),
     )
     return True
 
 
-def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str, str]:
+def assistant_metadata(conn: Conn, assistant_id: str) -> dict[str, str]:
     """The assistant's metadata ({} if it was deleted)."""
     try:
         return dict(get_assistant(conn, assistant_id).get("metadata") or {})
@@ -286,7 +285,7 @@ def assistant_metadata(conn: sqlite3.Connection, assistant_id: str) -> dict[str,
 
 
 def begin_with_fault(
-    conn: sqlite3.Connection, run_id: str, faults_enabled: bool
+    conn: Conn, run_id: str, faults_enabled: bool
 ) -> tuple[dict[str, Any], RunFault | None] | None:
     """Start the run and claim its fault in one transaction: a run seen `in_progress` has its fault."""
     run = begin(conn, run_id)

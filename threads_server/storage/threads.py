@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.ids import new_id, now
-from threadloom.threads_server.storage_messages import insert_message
-from threadloom.threads_server.storage_rows import insert, load, save
+from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.messages import insert_message
+from threadloom.threads_server.storage.rows import insert, load, lock_thread, save
 
 
-def create_thread(
-    conn: sqlite3.Connection, fields: dict[str, Any], thread_id: str | None = None
-) -> dict[str, Any]:
+def create_thread(conn: Conn, fields: dict[str, Any], thread_id: str | None = None) -> dict[str, Any]:
     """Store a thread and its initial `messages` (already validated)."""
     thread: dict[str, Any] = {
         "id": thread_id or new_id("thread"),
@@ -28,7 +26,7 @@ def create_thread(
     return thread
 
 
-def get_thread(conn: sqlite3.Connection, thread_id: str) -> dict[str, Any]:
+def get_thread(conn: Conn, thread_id: str) -> dict[str, Any]:
     """The thread, or 404."""
     thread = load(conn, "threads", thread_id)
     if thread is None:
@@ -36,8 +34,9 @@ def get_thread(conn: sqlite3.Connection, thread_id: str) -> dict[str, Any]:
     return thread
 
 
-def modify_thread(conn: sqlite3.Connection, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def modify_thread(conn: Conn, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Replace metadata and/or tool resources."""
+    lock_thread(conn, thread_id)
     thread = get_thread(conn, thread_id)
     for key in ("metadata", "tool_resources"):
         if key in fields:
@@ -46,8 +45,9 @@ def modify_thread(conn: sqlite3.Connection, thread_id: str, fields: dict[str, An
     return thread
 
 
-def delete_thread(conn: sqlite3.Connection, thread_id: str) -> dict[str, Any]:
+def delete_thread(conn: Conn, thread_id: str) -> dict[str, Any]:
     """Delete the thread with its messages, runs and run steps."""
+    lock_thread(conn, thread_id)
     get_thread(conn, thread_id)
     for table in ("messages", "steps", "runs", "fault_claims"):
         conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))

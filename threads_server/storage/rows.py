@@ -1,4 +1,4 @@
-"""Row helpers shared by the `storage_*` modules: objects are stored as their JSON wire form.
+"""Row helpers shared by the storage modules: objects are stored as their JSON wire form.
 
 Each table has an autoincrement `seq` that gives the list order (timestamps have one-second resolution,
 so they cannot), an `id`, a few indexed columns, and `body`, the object exactly as the API returns it,
@@ -8,11 +8,11 @@ the write, inside its transaction, instead of every later read.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from threadloom.threads_server.errors import APIError
+from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.wire_json import decode_stored, encode_text
 
 Order = Literal["asc", "desc"]
@@ -28,13 +28,20 @@ class ListQuery:
     before: str | None = None
 
 
-def load(conn: sqlite3.Connection, table: str, object_id: str) -> dict[str, Any] | None:
+def lock_thread(conn: Conn, thread_id: str) -> None:
+    """Serialize this transaction with every other one that writes to the thread (its messages, runs,
+    steps): the check-then-write rules of one thread hold with many writers, and rows of a thread's
+    lists are committed in `seq` order, so a list cursor never skips a row committed late."""
+    conn.lock(f"thread {thread_id}")
+
+
+def load(conn: Conn, table: str, object_id: str) -> dict[str, Any] | None:
     """The stored object with this id, or None."""
     row = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (object_id,)).fetchone()
     return decode_stored(row[0]) if row else None
 
 
-def insert(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns: Any) -> None:
+def insert(conn: Conn, table: str, obj: dict[str, Any], **columns: Any) -> None:
     """Insert `obj` (its `id` and `body`) with extra indexed `columns`."""
     names = ["id", "body", *columns]
     values = [obj["id"], encode_text(obj), *columns.values()]
@@ -42,7 +49,7 @@ def insert(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns:
     conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
 
 
-def save(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns: Any) -> None:
+def save(conn: Conn, table: str, obj: dict[str, Any], **columns: Any) -> None:
     """Overwrite the stored body of `obj` (and the given indexed `columns`)."""
     sets = ", ".join(f"{name} = ?" for name in ["body", *columns])
     values = [encode_text(obj), *columns.values(), obj["id"]]
@@ -50,7 +57,7 @@ def save(conn: sqlite3.Connection, table: str, obj: dict[str, Any], **columns: A
 
 
 def _cursor_seq(
-    conn: sqlite3.Connection, table: str, where: str, params: tuple[Any, ...], cursor: str, name: str
+    conn: Conn, table: str, where: str, params: tuple[Any, ...], cursor: str, name: str
 ) -> int:
     row = conn.execute(f"SELECT seq FROM {table} WHERE {where} AND id = ?", (*params, cursor)).fetchone()
     if row is None:
@@ -59,7 +66,7 @@ def _cursor_seq(
 
 
 def list_page(
-    conn: sqlite3.Connection,
+    conn: Conn,
     table: str,
     query: ListQuery,
     where: str = "1 = 1",

@@ -18,6 +18,7 @@ import time
 
 from threadloom.threads_server.storage.connection import Conn, Dialect
 from threadloom.threads_server.storage.errors import StartupError
+from threadloom.threads_server.storage.lease_schema import LEASE_MIGRATION
 
 ADVISORY_LOCK_KEY = 7_408_001_013
 """PostgreSQL advisory lock id taken while migrating (any constant no other tool uses)."""
@@ -58,6 +59,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " status INTEGER NOT NULL, response TEXT NOT NULL, created_at {float} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)",
     ),
+    LEASE_MIGRATION,  # 2: run leases for replicas (lease_schema.py)
 )
 LATEST = len(MIGRATIONS)
 

@@ -133,9 +133,17 @@ class Replica:
 
     # -- what the runner calls ----------------------------------------------------------------
 
-    async def claim(self, run_id: str) -> leases.Claimed | None:
-        """Take the run for this replica (discarding a lost execution's partial output)."""
-        return await self._db.run(leases.take_over, run_id, self.id, time.time(), self.lease_seconds)
+    async def claim(self, run_id: str, faults_enabled: bool) -> Any:
+        """Take the run for this replica (discarding a lost execution's partial output), and begin
+        it if it is `queued`: `leases.take_over_and_begin`."""
+        return await self._db.run(
+            leases.take_over_and_begin,
+            run_id,
+            self.id,
+            time.time(),
+            self.lease_seconds,
+            faults_enabled,
+        )
 
     async def owned(self, fn: Any, run_id: str, *args: Any) -> Any:
         """`fn(conn, run_id, *args)` in one transaction, if this replica still holds the run."""

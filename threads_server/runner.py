@@ -295,14 +295,16 @@ class Runner:
             return await self._replica.owned(fn, run_id, *args)
         return await self._db.run(fn, run_id, *args)
 
-    async def _claim(self, run_id: str) -> str | None:
-        """As a replica, claim the run: what to do next (`begin`, `respond`), or None to stop."""
+    async def _claim(self, run_id: str) -> Any:
+        """Claim and begin the run: `(run, fault)` once begun, `True` to respond (it was already
+        `in_progress`: a takeover or a hand-over), None to stop."""
+        faults = self._settings.faults_enabled
         if self._replica is None:
-            return "begin"
-        claimed = await self._replica.claim(run_id)
+            return await self._db.run(progress.begin_with_fault, run_id, faults)
+        claimed = await self._replica.claim(run_id, faults)
         if claimed is None:
             return None
-        run, state, previous = claimed
+        (run, state, previous), begun = claimed
         if run["status"] == "cancelling":
             await self._finish(run_id, "cancelled", from_statuses=("cancelling",))
             return None
@@ -316,7 +318,7 @@ class Runner:
                 await self._finish(run_id, "failed", owned=True, last_error=dict(POISON_ERROR))
                 return None
         self._expiries.arm(run_id, run["expires_at"])
-        return "begin" if run["status"] == "queued" else "respond"
+        return begun if begun is not None else run["status"] == "in_progress" or None
 
     def _announce_end(
         self,
@@ -343,16 +345,11 @@ class Runner:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            step = await self._claim(run_id)
-            if step is None:
+            begun = await self._claim(run_id)
+            if begun is None:
                 return
             fault, override = None, None
-            if step == "begin":
-                begun = await self._owned(
-                    progress.begin_with_fault, run_id, self._settings.faults_enabled
-                )
-                if begun is None:
-                    return
+            if begun is not True:
                 run, fault = begun
                 self._publish_run(run)
             if fault is not None:

@@ -23,7 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from threadloom.threads_server.expiry import is_due
+from threadloom.threads_server.faults import RunFault
 from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.run_progress import begin_with_fault
 from threadloom.threads_server.storage.runs import load_run, save_run
 from threadloom.threads_server.storage.steps import in_progress_steps
 
@@ -129,6 +132,23 @@ def take_over(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: flo
         state["takeovers"] = int(state.get("takeovers", 0)) + 1
         save_run(conn, run, state)
     return run, state, previous
+
+
+def take_over_and_begin(
+    conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float, faults_enabled: bool
+) -> tuple[Claimed, tuple[dict[str, Any], RunFault | None] | None] | None:
+    """`take_over`, then (a `queued` run not yet due) `begin_with_fault`, in one transaction.
+
+    One transaction, as on SQLite, where a run starts with `begin_with_fault` alone: a client sees
+    a new run leave `queued` as soon on either backend.
+    """
+    claimed = take_over(conn, run_id, owner, at, lease_seconds)
+    if claimed is None:
+        return None
+    run = claimed[0]
+    if run["status"] != "queued" or is_due(run["expires_at"], at):
+        return claimed, None
+    return claimed, begin_with_fault(conn, run_id, faults_enabled)
 
 
 def release(conn: Conn, owner: str, run_id: str) -> bool:

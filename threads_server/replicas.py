@@ -51,7 +51,7 @@ from typing import Any, Protocol, TypeVar
 from threadloom.threads_server.events import Event, RunEvents
 from threadloom.threads_server.replica_events import ReplicaEvents, purge_spill
 from threadloom.threads_server.settings import ServerSettings
-from threadloom.threads_server.storage import Database, StorageError, leases
+from threadloom.threads_server.storage import Database, leases
 
 T = TypeVar("T")
 log = logging.getLogger("threads_server.replicas")
@@ -177,7 +177,7 @@ class Replica:
             until = time.time() + self.lease_seconds
             try:
                 lost = await self._db.run(leases.renew, self.id, running, until)
-            except StorageError as exc:
+            except Exception as exc:  # the loop must go on, or every lease lapses
                 log.warning("cannot renew %d lease(s): %s", len(running), exc)
                 continue
             for run_id in lost:
@@ -197,7 +197,7 @@ class Replica:
                 if time.monotonic() - purged > PURGE_EVERY_SECONDS:
                     purged = time.monotonic()
                     await self._db.run(purge_spill, time.time() - PURGE_EVERY_SECONDS * 4)
-            except StorageError as exc:
+            except Exception as exc:  # the next sweep tries again
                 log.warning("sweep failed: %s", exc)
 
     async def _sweep(self) -> None:

@@ -37,6 +37,19 @@ EXECUTING = ("queued", "in_progress", "cancelling")
 Claimed = tuple[dict[str, Any], dict[str, Any], str | None]
 
 
+def _read_committed(conn: Conn) -> None:
+    """Run this transaction (one statement) at READ COMMITTED on PostgreSQL.
+
+    The sweeps read every executing run and the renewal touches only this replica's own rows; at
+    SERIALIZABLE their reads would make other replicas' transitions abort and retry for nothing. A
+    single `UPDATE … WHERE lease_owner = ?` is still a compare-and-set at READ COMMITTED (it
+    re-checks the row after waiting for a concurrent writer), and a SERIALIZABLE claim that read
+    the lease before a renewal committed fails on the updated row and runs again.
+    """
+    if conn.dialect == "postgresql":
+        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+
 def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) -> Claimed | None:
     """Take the run for `owner` if it needs an executor and no other live lease holds it.
 
@@ -63,6 +76,7 @@ def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) 
 
 def claimable(conn: Conn, at: float, limit: int) -> list[str]:
     """Ids of executing runs nobody holds a live lease on (oldest first)."""
+    _read_committed(conn)
     rows = conn.execute(
         "SELECT id FROM runs WHERE status IN (?, ?, ?)"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",
@@ -73,6 +87,7 @@ def claimable(conn: Conn, at: float, limit: int) -> list[str]:
 
 def renew(conn: Conn, owner: str, run_ids: list[str], until: float) -> list[str]:
     """Extend `owner`'s leases on `run_ids`; returns the ids it no longer holds."""
+    _read_committed(conn)
     lost = []
     for run_id in run_ids:
         done = conn.execute(
@@ -171,6 +186,7 @@ def due_for_expiry(conn: Conn, at: float, limit: int) -> list[str]:
     A run some replica executes is expired by that replica's own timer; these are the runs whose
     timer went with a replica (mostly `requires_action` runs, which nobody executes).
     """
+    _read_committed(conn)
     rows = conn.execute(
         "SELECT id FROM runs WHERE status IN (?, ?, ?, ?) AND deadline <= ?"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",

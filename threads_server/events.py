@@ -106,8 +106,13 @@ class Subscription:
         return event
 
     def wants(self, event: str) -> bool:
-        """Whether this subscription takes events named `event` (`runs_only`: run objects only)."""
-        return not self.runs_only or event == "error" or _is_run_event(event)
+        """Whether this subscription takes events named `event` (`runs_only`: run objects only).
+
+        A published `error` (a run taken over or handed over, `replicas.py`) ends streams, whose
+        announced reply is replaced; a long-poll waits on, since the run's status did not change.
+        (An `error` that ends a long-poll, at shutdown, is put in by `drop`.)
+        """
+        return not self.runs_only or _is_run_event(event)
 
     @property
     def full(self) -> bool:

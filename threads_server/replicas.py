@@ -26,8 +26,8 @@ A run re-executed after a takeover gets no injected fault (`--faults`): its firs
 **Streams.** A stream on another replica of a run whose executor died has seen an assistant message
 announced (perhaps with some deltas) that the takeover deletes: when the new owner takes the run
 over it publishes an `error` event (`run_executor_lost`) to every replica, which ends such streams
-(the official SDKs raise it as an API error; retrieve the run to follow it). A long-poll on it answers
-the run as it is and the client polls again. Streams that were served by the dead replica itself
+(the official SDKs raise it as an API error; retrieve the run to follow it). A long-poll on it goes
+on waiting, its run's status did not change. Streams that were served by the dead replica itself
 lose their connection with it. A stream sees the takeover about `replica_lease_seconds` after the
 replica died.
 

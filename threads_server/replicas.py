@@ -102,6 +102,7 @@ class Replica:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._executor: Executor | None = None
+        self._unclaimed: set[str] = set()
         assert db.target.url is not None
         self.relay = ReplicaEvents(
             db.target.url,
@@ -189,24 +190,34 @@ class Replica:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.sweep_seconds):
                     await self._wake.wait()
+            announced = self._wake.is_set()
             self._wake.clear()
             if self.draining:
                 continue
             try:
-                await self._sweep()
+                await self._sweep(announced)
                 if time.monotonic() - purged > PURGE_EVERY_SECONDS:
                     purged = time.monotonic()
                     await self._db.run(purge_spill, time.time() - PURGE_EVERY_SECONDS * 4)
             except Exception as exc:  # the next sweep tries again
                 log.warning("sweep failed: %s", exc)
 
-    async def _sweep(self) -> None:
+    async def _sweep(self, announced: bool) -> None:
+        """Adopt runs nobody holds: at once if their lease lapsed or a replica announced released
+        runs; a run that nobody claimed yet only once two sweeps saw it so (it is most likely a new
+        run whose replica is about to claim it, in the same millisecond)."""
         assert self._executor is not None
         now = time.time()
         mine = set(self._executor.executing())
-        for run_id in await self._db.run(leases.claimable, now, SWEEP_LIMIT):
-            if run_id not in mine:
+        unclaimed = set()
+        for run_id, lapsed in await self._db.run(leases.claimable, now, SWEEP_LIMIT):
+            if run_id in mine or self.draining:
+                continue
+            if lapsed or announced or run_id in self._unclaimed:
                 self._executor.adopt(run_id)
+            else:
+                unclaimed.add(run_id)
+        self._unclaimed = unclaimed
         for run_id in await self._db.run(leases.due_for_expiry, now, SWEEP_LIMIT):
             self._executor.expire(run_id)
 

@@ -124,9 +124,11 @@ class Runner:
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=grace_seconds)
-        for run_id, task in list(self._tasks.items()):
+        while self._tasks:  # (a claim in flight when the drain began adds its task late)
+            run_id, task = next(iter(self._tasks.items()))
             task.cancel()
             await asyncio.wait([task])
+            self._tasks.pop(run_id, None)
             if self._replica is not None:
                 await self._hand_over(run_id)
                 continue
@@ -210,6 +212,8 @@ class Runner:
         self._start_id(run["id"])
 
     def _start_id(self, run_id: str) -> None:
+        if self._replica is not None and self._replica.draining:
+            return  # shutting down: no new executions (another replica claims the run)
         running = self._tasks.get(run_id)
         if running is not None and not running.done():
             return

@@ -74,15 +74,16 @@ def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) 
     return loaded[0], loaded[1], holder
 
 
-def claimable(conn: Conn, at: float, limit: int) -> list[str]:
-    """Ids of executing runs nobody holds a live lease on (oldest first)."""
+def claimable(conn: Conn, at: float, limit: int) -> list[tuple[str, bool]]:
+    """Executing runs nobody holds a live lease on (oldest first): `(id, lapsed)`, where `lapsed`
+    says a replica held it (and died or stalled) rather than nobody yet (new, or released)."""
     _read_committed(conn)
     rows = conn.execute(
-        "SELECT id FROM runs WHERE status IN (?, ?, ?)"
+        "SELECT id, lease_owner FROM runs WHERE status IN (?, ?, ?)"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",
         (*EXECUTING, at, limit),
     ).fetchall()
-    return [row[0] for row in rows]
+    return [(row[0], row[1] is not None) for row in rows]
 
 
 def renew(conn: Conn, owner: str, run_ids: list[str], until: float) -> list[str]:

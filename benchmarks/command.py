@@ -3,8 +3,9 @@
 Order: side-by-side batches per run length (threadloom, the seed's loop, the openai SDK); engine
 overhead at concurrency 1 (threadloom against the direct loop); throughput against the no-op baseline;
 then the in-flight batch with the worker's memory; then, with `--crash`, turns while the worker is
-SIGKILLed and restarted (`benchmarks.crash`). An empty `--run-ms` or `--throughput`, `--turns 0` and
-`--in-flight 0` skip their phases. Each figure is compared with its DESIGN.md target.
+SIGKILLed and restarted (`benchmarks.crash`); then the server phase, the same turns on each storage
+setup of `--server` (`benchmarks.server_phase`). An empty `--run-ms` or `--throughput`, `--turns 0` and
+`--in-flight 0` and `--server ''` skip their phases. Each figure is compared with its DESIGN.md target.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from threadloom.benchmarks import crash, phases
+from threadloom.benchmarks import crash, phases, server_phase
 from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import Scenarios
 from threadloom.benchmarks.stack import bench_stack, worker_process
@@ -51,6 +52,8 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                     await phases.in_flight(args, report, scenarios, loom, worker)
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
+                if args.server.strip():
+                    await server_phase.server_phase(args, report, stack)
             finally:
                 await scenarios.aclose()
     report.parameters["load_avg_after"] = os.getloadavg()
@@ -64,6 +67,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found: dict[str, Any] = {name: getattr(args, name) for name in names}
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
+    found |= {"server": args.server, "server_turns": args.server_turns}
+    found["server_concurrency"] = args.server_concurrency
     found["seed"] = args.seed
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]

@@ -43,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seed of the random choices (--crash's kill moments, run lengths of LOW..HIGH); "
         "default: a fresh one for --crash (printed), 7 for run lengths",
     )
+    add(
+        "--server",
+        default="sqlite,postgresql",
+        help="storage setups of the server phase: sqlite, postgresql, postgresql:N replicas "
+        "(comma-separated; '' skips)",
+    )
+    add("--server-turns", type=int, default=300, help="turns per server-phase batch")
+    add("--server-concurrency", type=int, default=20, help="concurrency of the server phase")
     add("--partitions", type=int, help="task queue partitions of the dev server (default: its own)")
     add(
         "--dynamic-config",

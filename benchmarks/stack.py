@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 import tempfile
@@ -82,14 +83,20 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-async def _threads_server(home: Path) -> AsyncIterator[tuple[str, str]]:
+async def threads_server(
+    home: Path, *, database: str | None = None, name: str = "threads-server"
+) -> AsyncIterator[tuple[str, str]]:
+    """A threads server process on a free port (its database: `database`, else a SQLite file in
+    `home`); yields its base and root URLs. The URL goes in the environment, not the command line."""
     port = free_port()
-    log = (home / "threads-server.log").open("wb")
+    log = (home / f"{name}.log").open("wb")
+    env = {**os.environ, "THREADLOOM_SERVER_DATABASE_URL": database or str(home / f"{name}.db")}
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "threadloom.threads_server", "--host", "127.0.0.1", "--port", str(port)),
-        *("--db", str(home / "threads.db"), "--faults", "--responder", "echo"),
+        *("--faults", "--responder", "echo"),
         stdout=log,
         stderr=asyncio.subprocess.STDOUT,
+        env=env,
     )
     root = f"http://127.0.0.1:{port}"
     try:
@@ -135,7 +142,7 @@ async def bench_stack(
             dev_server_extra_args=extra,
         )
         try:
-            async with contextlib.asynccontextmanager(_threads_server)(home) as (base_url, root):
+            async with contextlib.asynccontextmanager(threads_server)(home) as (base_url, root):
                 address = env.client.service_client.config.target_host
                 yield Stack(env.client, address, base_url, root, home)
         finally:

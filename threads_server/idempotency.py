@@ -9,7 +9,8 @@ POST + Idempotency-Key: k  ──► one transaction:
 
 The fingerprint is the method, the path and the sha256 of the raw body. Because the key is looked up and
 stored inside the write's own transaction (SQLite's single writer serialises them; on PostgreSQL the
-transaction is SERIALIZABLE, so of two concurrent first uses one is run again and replays), a crash
+transaction first takes an advisory lock on the key, so of two concurrent first uses on any replicas
+the second waits for the first's COMMIT and replays its answer), a crash
 never leaves a write without its key or a key without its write, and two identical concurrent
 requests write once. A failed request (an `APIError`, a rollback) stores nothing, so its retry runs
 again. Only the routes that call `Idempotency.write` honour the header; requests with
@@ -154,6 +155,8 @@ class Idempotency:
     ) -> T | Replay:
         stamp = time.time()
         cutoff = stamp - self.retention_seconds
+        # Two first uses of one key on two replicas: the second waits here, then replays the first.
+        conn.lock(f"idempotency {key}")
         row = find_key(conn, key, cutoff)
         if row is not None:
             if Fingerprint(row[0], row[1], row[2]) != fingerprint:

@@ -13,6 +13,7 @@ SMOKE = [
     # One SIGKILL of the worker among 6 turns: the turns it hits wait out the dead worker's
     # heartbeat timeout (10 s), so this adds about 15 s.
     *("--crash", "6", "--crash-kills", "1", "--crash-run-ms", "500"),
+    *("--server", "sqlite,postgresql", "--server-turns", "6", "--server-concurrency", "3"),
     "--json",
 ]
 
@@ -58,3 +59,8 @@ def test_bench_smoke_run_is_sane() -> None:
     assert crash["problems"] == [], crash
     (target,) = [t for t in report["targets"] if t["target"].startswith("crash tolerance")]
     assert target["met"] is True, target
+    server = report["extra"]["server phase (concurrency 3)"]
+    assert {"sqlite", "pg x1"} <= drivers
+    assert server["sqlite"]["turns/s"] > 0 and server["pg x1"]["turns/s"] > 0, server
+    assert server["pg x1"]["threads server CPU ms/turn"] > 0, server
+    assert server["pg x1"]["PostgreSQL CPU ms/turn"] > 0, server

@@ -6,8 +6,8 @@ routes / runner ──► await db.run(fn, *args) ──► fn(conn, *args) in o
                      ├── SQLiteDatabase            assistants, threads, messages, runs, steps,
                      │   one writer thread          run_progress (the runner's transitions),
                      └── PostgresDatabase           idempotency_keys; rows (shared row helpers)
-                         psycopg pool, threads,    written against `Conn` (connection.py): `?` SQL
-                         SERIALIZABLE + retry       in the dialects' common subset
+                         psycopg, a connection     written against `Conn` (connection.py): `?` SQL
+                         per thread, locks + CAS   in the dialects' common subset
 ```
 `open_database(DatabaseTarget.parse(value))` picks the backend from a path or a `postgresql://` URL;
 `migrations` versions the schema of both. This package imports no resource module on its own, so

@@ -28,6 +28,7 @@ def create_assistant(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
         "response_format": "auto",
     }
     assistant.update(_present(fields))
+    conn.lock("assistants")  # the list's rows commit in `seq` order (see rows.lock_thread)
     insert(conn, "assistants", assistant)
     return assistant
 
@@ -42,6 +43,7 @@ def get_assistant(conn: Conn, assistant_id: str) -> dict[str, Any]:
 
 def modify_assistant(conn: Conn, assistant_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Apply the given fields (metadata replaces the whole map) and store."""
+    conn.lock(f"assistant {assistant_id}")
     assistant = get_assistant(conn, assistant_id)
     assistant.update(_present(fields))
     save(conn, "assistants", assistant)

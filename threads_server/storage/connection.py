@@ -5,6 +5,10 @@ Storage functions are plain synchronous functions `fn(conn, *args)` that run ins
 (`INSERT … ON CONFLICT … DO UPDATE`, no `INSERT OR REPLACE`); the PostgreSQL connection rewrites the
 placeholders. What truly differs per dialect (the schema's column types, locks) lives in
 `migrations` and in the backend modules, nowhere else.
+
+`lock(key)` serializes the transactions that touch one thing (a thread, an idempotency key, the
+assistants' list) across processes: a transaction-scoped PostgreSQL advisory lock, released at
+COMMIT or ROLLBACK; on SQLite a no-op, since its single writer serializes every transaction anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ class Conn(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         """Run one statement with `?` placeholders."""
+        ...
+
+    def lock(self, key: str) -> None:
+        """Hold `key` until this transaction ends; another transaction locking it waits."""
         ...
 
 

@@ -3,7 +3,8 @@
 ```
 StorageError
 ├── StorageUnavailable   the database cannot be reached now (answered 503, retry later)
-└── StartupError         the server must not start: unreachable, refused, schema from a newer version
+├── StartupError         the server must not start: unreachable, refused, schema from a newer version
+└── WriteConflict        a compare-and-set found the row changed: the transaction is run again
 ```
 Messages never hold a URL's password (`DatabaseTarget.scrub`).
 """
@@ -18,6 +19,12 @@ class StorageError(Exception):
 class StorageUnavailable(StorageError):
     """The database went away (or every connection is busy past the timeout); the request wrote nothing
     that is visible, or its outcome is unknown if the connection broke during COMMIT."""
+
+
+class WriteConflict(StorageError):
+    """A compare-and-set update matched no row: another transaction moved it first. The backend runs
+    the whole transaction again, which then sees the new state (never raised out of `Database.run`
+    unless it keeps happening)."""
 
 
 class StartupError(StorageError):

@@ -1,4 +1,4 @@
-"""Schema version 2: run leases (`leases.py`) and the spill table of large replica events.
+"""Schema version 3: run leases (`leases.py`) and the spill table of large replica events.
 
 Kept apart from `migrations.py` so that the version list stays one line per version; statements use
 that module's `{seq}` / `{float}` placeholders. Both dialects get the columns; only PostgreSQL

@@ -7,7 +7,14 @@ from typing import Any
 from threadloom.threads_server.errors import APIError, not_found
 from threadloom.threads_server.ids import new_id, now
 from threadloom.threads_server.storage.connection import Conn
-from threadloom.threads_server.storage.rows import ListQuery, insert, list_page, load, save
+from threadloom.threads_server.storage.rows import (
+    ListQuery,
+    insert,
+    list_page,
+    load,
+    lock_thread,
+    save,
+)
 from threadloom.threads_server.wire_json import decode_stored
 
 ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
@@ -100,6 +107,7 @@ def create_message(
     conn: Conn, thread_id: str, fields: dict[str, Any], max_messages: int
 ) -> dict[str, Any]:
     """Add a message unless a run holds the thread lock or the thread is full."""
+    lock_thread(conn, thread_id)
     _require_thread(conn, thread_id)
     run_id = active_run_id(conn, thread_id)
     if run_id is not None:
@@ -126,6 +134,7 @@ def modify_message(
     conn: Conn, thread_id: str, message_id: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """Replace the message's metadata."""
+    lock_thread(conn, thread_id)
     message = get_message(conn, thread_id, message_id)
     if "metadata" in fields:
         message["metadata"] = fields["metadata"] or {}
@@ -135,6 +144,7 @@ def modify_message(
 
 def delete_message(conn: Conn, thread_id: str, message_id: str) -> dict[str, Any]:
     """Delete one message."""
+    lock_thread(conn, thread_id)
     get_message(conn, thread_id, message_id)
     conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}

@@ -59,7 +59,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " status INTEGER NOT NULL, response TEXT NOT NULL, created_at {float} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)",
     ),
-    LEASE_MIGRATION,  # 2: run leases for replicas (lease_schema.py)
+    # 2: at most one active run per thread, enforced by the database (many writers on PostgreSQL).
+    (
+        "CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active ON runs (thread_id)"
+        " WHERE status IN ('queued', 'in_progress', 'requires_action', 'cancelling')",
+    ),
+    LEASE_MIGRATION,  # 3: run leases for replicas (lease_schema.py)
 )
 LATEST = len(MIGRATIONS)
 

@@ -28,6 +28,13 @@ class ListQuery:
     before: str | None = None
 
 
+def lock_thread(conn: Conn, thread_id: str) -> None:
+    """Serialize this transaction with every other one that writes to the thread (its messages, runs,
+    steps): the check-then-write rules of one thread hold with many writers, and rows of a thread's
+    lists are committed in `seq` order, so a list cursor never skips a row committed late."""
+    conn.lock(f"thread {thread_id}")
+
+
 def load(conn: Conn, table: str, object_id: str) -> dict[str, Any] | None:
     """The stored object with this id, or None."""
     row = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (object_id,)).fetchone()

@@ -23,8 +23,8 @@ from threadloom.threads_server.storage.messages import (
     store_message,
     thread_messages,
 )
-from threadloom.threads_server.storage.rows import load
-from threadloom.threads_server.storage.runs import ZERO_USAGE, load_run, save_run
+from threadloom.threads_server.storage.rows import load, lock_thread
+from threadloom.threads_server.storage.runs import ZERO_USAGE, load_run, lock_run, save_run
 from threadloom.threads_server.storage.steps import in_progress_steps, new_step, save_step, store_step
 
 Objects = dict[str, Any]
@@ -49,13 +49,13 @@ def _usage_add(total: dict[str, int], extra: dict[str, int] | None) -> dict[str,
 
 def begin(conn: Conn, run_id: str) -> Objects | None:
     """`queued` → `in_progress` (sets `started_at` once)."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "queued":
         return None
     run, state = loaded
     run["status"] = "in_progress"
     run["started_at"] = run["started_at"] or now()
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="queued")
     return run
 
 
@@ -71,7 +71,7 @@ def context(conn: Conn, run_id: str) -> tuple[Objects, Objects, Objects | None, 
 
 def start_message(conn: Conn, run_id: str) -> tuple[Objects, Objects] | None:
     """Create the `message_creation` step and the (empty, in-progress) assistant message."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run = loaded[0]
@@ -99,7 +99,7 @@ def complete_reply(
     incomplete_reason: str | None,
 ) -> tuple[Objects, Objects, Objects] | None:
     """Fill the message, complete the step, and end the run `completed` or `incomplete`."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
@@ -118,7 +118,7 @@ def complete_reply(
     run["status"] = "incomplete" if incomplete_reason else "completed"
     run["incomplete_details"] = {"reason": incomplete_reason} if incomplete_reason else None
     run.update(completed_at=stamp, expires_at=None, usage=state["usage"])
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="in_progress")
     return message, step, run
 
 
@@ -126,7 +126,7 @@ def require_action(
     conn: Conn, run_id: str, calls: list[dict[str, str]], usage: dict[str, int]
 ) -> tuple[Objects, Objects] | None:
     """Record a `tool_calls` step and move the run to `requires_action`."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
@@ -152,7 +152,7 @@ def require_action(
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {"tool_calls": tool_calls},
     }
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="in_progress")
     return step, run
 
 
@@ -170,17 +170,17 @@ def finish(
     Returns the run and the steps and messages it closed, or None if the run was not in
     `from_statuses`.
     """
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] not in from_statuses:
         return None
     run, state = loaded
-    stamp = now()
+    stamp, was = now(), run["status"]
     run.update(status=status, expires_at=None, required_action=None, usage=state["usage"])
     run["last_error"] = last_error
     run["incomplete_details"] = incomplete_details
     if status in RUN_TIME:
         run[RUN_TIME[status]] = stamp
-    save_run(conn, run, state)
+    save_run(conn, run, state, was=was)
     steps = in_progress_steps(conn, run_id)
     for step in steps:
         step["status"] = STEP_STATUS.get(status, "cancelled")
@@ -209,7 +209,7 @@ def interrupt(
     conn: Conn, run_id: str, error: Objects
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """End a run whose execution stopped: `cancelling` → `cancelled`, executing → `failed` (`error`)."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None:
         return None
     if loaded[0]["status"] == "cancelling":
@@ -239,7 +239,7 @@ def expire_if_due(
     conn: Conn, thread_id: str, run_id: str, at: float
 ) -> tuple[Objects, list[Objects], list[Objects]] | None:
     """Expire the thread's active run if its `expires_at` is at or before `at`; None otherwise."""
-    loaded = load_run(conn, run_id)
+    loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["thread_id"] != thread_id:
         return None
     if not is_due(loaded[0]["expires_at"], at):
@@ -249,6 +249,7 @@ def expire_if_due(
 
 def delete_thread(conn: Conn, thread_id: str) -> tuple[Objects, list[Objects]]:
     """Delete a thread; returns the deletion answer and the thread's runs that were active."""
+    lock_thread(conn, thread_id)
     rows = conn.execute(
         "SELECT body FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?)",
         (thread_id, *ACTIVE_RUN_STATUSES),

@@ -16,12 +16,13 @@ from threadloom.threads_server.expiry import is_due
 from threadloom.threads_server.ids import new_id, now
 from threadloom.threads_server.storage.assistants import get_assistant
 from threadloom.threads_server.storage.connection import Conn
+from threadloom.threads_server.storage.errors import WriteConflict
 from threadloom.threads_server.storage.messages import (
     ACTIVE_RUN_STATUSES,
     active_run_id,
     insert_message,
 )
-from threadloom.threads_server.storage.rows import ListQuery, insert, list_page
+from threadloom.threads_server.storage.rows import ListQuery, insert, list_page, lock_thread
 from threadloom.threads_server.storage.steps import load_step, save_step
 from threadloom.threads_server.storage.threads import create_thread, get_thread
 from threadloom.threads_server.wire_json import encode_text
@@ -35,12 +36,26 @@ def load_run(conn: Conn, run_id: str) -> tuple[dict[str, Any], dict[str, Any]] |
     return (json.loads(row[0]), json.loads(row[1])) if row else None
 
 
-def save_run(conn: Conn, run: dict[str, Any], state: dict[str, Any]) -> None:
-    """Overwrite the run's body, status and state."""
-    conn.execute(
-        "UPDATE runs SET body = ?, status = ?, state = ? WHERE id = ?",
-        (encode_text(run), run["status"], encode_text(state), run["id"]),
-    )
+def lock_run(conn: Conn, run_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """`(run, state)` or None, with the run's thread locked for the rest of the transaction."""
+    row = conn.execute("SELECT thread_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    lock_thread(conn, str(row[0]))
+    return load_run(conn, run_id)
+
+
+def save_run(conn: Conn, run: dict[str, Any], state: dict[str, Any], *, was: str) -> None:
+    """Overwrite the run's body, status and state if its status is still `was` (compare-and-set).
+
+    WriteConflict otherwise: the transaction is run again and sees whoever moved the run first.
+    """
+    updated = conn.execute(
+        "UPDATE runs SET body = ?, status = ?, state = ? WHERE id = ? AND status = ?",
+        (encode_text(run), run["status"], encode_text(state), run["id"], was),
+    ).rowcount
+    if updated != 1:
+        raise WriteConflict(f"run {run['id']} is no longer {was}")
 
 
 def _new_run(
@@ -96,6 +111,7 @@ def create_run(
     conn: Conn, thread_id: str, fields: dict[str, Any], expiry_seconds: float
 ) -> dict[str, Any]:
     """Create a queued run (and its `additional_messages`) unless the thread is locked."""
+    lock_thread(conn, thread_id)
     get_thread(conn, thread_id)
     assistant = get_assistant(conn, fields["assistant_id"])
     active = active_run_id(conn, thread_id)
@@ -138,23 +154,25 @@ def list_runs(conn: Conn, thread_id: str, query: ListQuery) -> dict[str, Any]:
 
 def modify_run(conn: Conn, thread_id: str, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Replace the run's metadata."""
+    lock_thread(conn, thread_id)
     run = get_run(conn, thread_id, run_id)
     _, state = load_run(conn, run_id) or (run, {})
     if "metadata" in fields:
         run["metadata"] = fields["metadata"] or {}
-    save_run(conn, run, state)
+    save_run(conn, run, state, was=run["status"])
     return run
 
 
 def request_cancel(conn: Conn, thread_id: str, run_id: str) -> dict[str, Any]:
     """Move an active run to `cancelling` (idempotent while cancelling)."""
+    lock_thread(conn, thread_id)
     run = get_run(conn, thread_id, run_id)
     if run["status"] not in ACTIVE_RUN_STATUSES:
         raise APIError(f"Cannot cancel run with status '{run['status']}'.")
     if run["status"] != "cancelling":
         _, state = load_run(conn, run_id) or (run, {})
-        run["status"] = "cancelling"
-        save_run(conn, run, state)
+        was, run["status"] = run["status"], "cancelling"
+        save_run(conn, run, state, was=was)
     return run
 
 
@@ -165,6 +183,7 @@ def submit_tool_outputs(
 
     From `expires_at` on the run is expired, even if its timer has not moved it there yet.
     """
+    lock_thread(conn, thread_id)
     run = get_run(conn, thread_id, run_id)
     status = "expired" if is_due(run["expires_at"]) else run["status"]
     if status != "requires_action":
@@ -190,5 +209,5 @@ def submit_tool_outputs(
         save_step(conn, step)
     run["status"] = "queued"
     run["required_action"] = None
-    save_run(conn, run, state)
+    save_run(conn, run, state, was="requires_action")
     return run, step

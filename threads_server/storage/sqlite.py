@@ -36,6 +36,9 @@ class SQLiteConn:
         """Run one statement."""
         return self.raw.execute(sql, params)
 
+    def lock(self, key: str) -> None:
+        """Nothing to do: `BEGIN IMMEDIATE` on the one writer thread already excludes the others."""
+
 
 class SQLiteDatabase(Database):
     """The server's SQLite file; `:memory:` works for a throwaway database."""

@@ -8,7 +8,7 @@ from threadloom.threads_server.errors import not_found
 from threadloom.threads_server.ids import new_id, now
 from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.storage.messages import insert_message
-from threadloom.threads_server.storage.rows import insert, load, save
+from threadloom.threads_server.storage.rows import insert, load, lock_thread, save
 
 
 def create_thread(conn: Conn, fields: dict[str, Any], thread_id: str | None = None) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def get_thread(conn: Conn, thread_id: str) -> dict[str, Any]:
 
 def modify_thread(conn: Conn, thread_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Replace metadata and/or tool resources."""
+    lock_thread(conn, thread_id)
     thread = get_thread(conn, thread_id)
     for key in ("metadata", "tool_resources"):
         if key in fields:
@@ -46,6 +47,7 @@ def modify_thread(conn: Conn, thread_id: str, fields: dict[str, Any]) -> dict[st
 
 def delete_thread(conn: Conn, thread_id: str) -> dict[str, Any]:
     """Delete the thread with its messages, runs and run steps."""
+    lock_thread(conn, thread_id)
     get_thread(conn, thread_id)
     for table in ("messages", "steps", "runs", "fault_claims"):
         conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))

@@ -45,7 +45,7 @@ def _interrupted_reply(conn: PostgresConn, takeovers: int) -> dict[str, str]:
         loaded = load_run(conn, run["id"])
         assert loaded is not None
         loaded[1]["takeovers"] = takeovers
-        save_run(conn, *loaded)
+        save_run(conn, *loaded, was="in_progress")
     return {"thread": thread["id"], "run": run["id"], "partial": message["id"]}
 
 

@@ -11,11 +11,14 @@ A lease matters only while the run is executing (`queued`, `in_progress`, `cance
 run there (or to a terminal status) clears the lease in the same transaction (`as_owner`), so the
 replica that receives the tool outputs can claim the run at once.
 
-`claim` is a compare-and-set: the run is taken only if nobody holds a live lease on it. The runner's
-own transitions go through `as_owner`, which re-checks inside the transaction that this replica still
-holds the lease: a replica that lost its lease (it stalled past the lapse, or its database
-connection broke) can no longer write the run another replica took over. The transactions run
-SERIALIZABLE on PostgreSQL, so a claim and a renewal or an owner's write never both succeed.
+`claim` is a compare-and-set: the run is taken only if nobody holds a live lease on it (`UPDATE …
+WHERE` the lease is free or lapsed, which PostgreSQL re-checks on the latest row version after
+waiting for a concurrent writer, so a renewal that commits first wins). The runner's own transitions
+go through `as_owner`, which re-checks inside the transaction that this replica still holds the
+lease: a replica that lost its lease (it stalled past the lapse, or its database connection broke)
+can no longer write the run another replica took over. Claims, owners' writes and hand-overs first
+take the run's thread lock (`runs.lock_run`), as every write to a thread does, so they are
+serialized with each other and with cancellation, deletion and submitted tool outputs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from threadloom.threads_server.expiry import is_due
 from threadloom.threads_server.faults import RunFault
 from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.storage.run_progress import begin_with_fault
-from threadloom.threads_server.storage.runs import load_run, save_run
+from threadloom.threads_server.storage.runs import lock_run, save_run
 from threadloom.threads_server.storage.steps import in_progress_steps
 
 T = TypeVar("T")
@@ -37,17 +40,9 @@ EXECUTING = ("queued", "in_progress", "cancelling")
 Claimed = tuple[dict[str, Any], dict[str, Any], str | None]
 
 
-def _read_committed(conn: Conn) -> None:
-    """Run this transaction (one statement) at READ COMMITTED on PostgreSQL.
-
-    The sweeps read every executing run and the renewal touches only this replica's own rows; at
-    SERIALIZABLE their reads would make other replicas' transitions abort and retry for nothing. A
-    single `UPDATE … WHERE lease_owner = ?` is still a compare-and-set at READ COMMITTED (it
-    re-checks the row after waiting for a concurrent writer), and a SERIALIZABLE claim that read
-    the lease before a renewal committed fails on the updated row and runs again.
-    """
-    if conn.dialect == "postgresql":
-        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+def _lease_owner(conn: Conn, run_id: str) -> str | None:
+    row = conn.execute("SELECT lease_owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return None if row is None else row[0]
 
 
 def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) -> Claimed | None:
@@ -57,27 +52,23 @@ def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) 
     (None for a run nobody executed yet, or one a graceful shutdown released). None if the run is
     not claimable.
     """
-    row = conn.execute(
-        "SELECT status, lease_owner, lease_expires_at FROM runs WHERE id = ?", (run_id,)
-    ).fetchone()
-    if row is None or row[0] not in EXECUTING:
+    loaded = lock_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] not in EXECUTING:
         return None
-    _status, holder, until = row
-    if holder is not None and holder != owner and until is not None and until > at:
+    holder = _lease_owner(conn, run_id)
+    taken = conn.execute(
+        "UPDATE runs SET lease_owner = ?, lease_expires_at = ?, deadline = ? WHERE id = ?"
+        " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at <= ?)",
+        (owner, at + lease_seconds, float(loaded[1]["deadline"]), run_id, owner, at),
+    ).rowcount
+    if taken != 1:
         return None
-    loaded = load_run(conn, run_id)
-    assert loaded is not None
-    conn.execute(
-        "UPDATE runs SET lease_owner = ?, lease_expires_at = ?, deadline = ? WHERE id = ?",
-        (owner, at + lease_seconds, float(loaded[1]["deadline"]), run_id),
-    )
     return loaded[0], loaded[1], holder
 
 
 def claimable(conn: Conn, at: float, limit: int) -> list[tuple[str, bool]]:
     """Executing runs nobody holds a live lease on (oldest first): `(id, lapsed)`, where `lapsed`
     says a replica held it (and died or stalled) rather than nobody yet (new, or released)."""
-    _read_committed(conn)
     rows = conn.execute(
         "SELECT id, lease_owner FROM runs WHERE status IN (?, ?, ?)"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",
@@ -87,8 +78,10 @@ def claimable(conn: Conn, at: float, limit: int) -> list[tuple[str, bool]]:
 
 
 def renew(conn: Conn, owner: str, run_ids: list[str], until: float) -> list[str]:
-    """Extend `owner`'s leases on `run_ids`; returns the ids it no longer holds."""
-    _read_committed(conn)
+    """Extend `owner`'s leases on `run_ids`; returns the ids it no longer holds.
+
+    No thread lock: each `UPDATE … WHERE lease_owner = owner` is its own compare-and-set.
+    """
     lost = []
     for run_id in run_ids:
         done = conn.execute(
@@ -105,8 +98,7 @@ def as_owner(conn: Conn, owner: str, fn: Callable[..., T], run_id: str, *args: A
 
     Once `fn` has moved the run out of the executing statuses, the lease is cleared.
     """
-    row = conn.execute("SELECT lease_owner FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if row is None or row[0] != owner:
+    if lock_run(conn, run_id) is None or _lease_owner(conn, run_id) != owner:
         return None
     result = fn(conn, run_id, *args)
     conn.execute(
@@ -122,7 +114,7 @@ def discard_partial_output(conn: Conn, run_id: str) -> list[str]:
 
     The reply's text is written only when it completes, so what is deleted is an empty message a
     stream may have announced; the next execution writes the whole reply again. Returns the ids
-    of the messages deleted.
+    of the messages deleted. The caller holds the thread lock.
     """
     deleted = []
     for step in in_progress_steps(conn, run_id):
@@ -146,7 +138,7 @@ def take_over(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: flo
     if previous is not None and previous != owner and run["status"] == "in_progress":
         discard_partial_output(conn, run_id)
         state["takeovers"] = int(state.get("takeovers", 0)) + 1
-        save_run(conn, run, state)
+        save_run(conn, run, state, was="in_progress")
     return run, state, previous
 
 
@@ -173,8 +165,8 @@ def release(conn: Conn, owner: str, run_id: str) -> bool:
     The run keeps its status; the next claim executes it from the start. False if `owner` did not
     hold the run.
     """
-    row = conn.execute("SELECT lease_owner, status FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if row is None or row[0] != owner or row[1] not in EXECUTING:
+    loaded = lock_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] not in EXECUTING or _lease_owner(conn, run_id) != owner:
         return False
     discard_partial_output(conn, run_id)
     conn.execute("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?", (run_id,))
@@ -187,7 +179,6 @@ def due_for_expiry(conn: Conn, at: float, limit: int) -> list[str]:
     A run some replica executes is expired by that replica's own timer; these are the runs whose
     timer went with a replica (mostly `requires_action` runs, which nobody executes).
     """
-    _read_committed(conn)
     rows = conn.execute(
         "SELECT id FROM runs WHERE status IN (?, ?, ?, ?) AND deadline <= ?"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",

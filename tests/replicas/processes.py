@@ -1,4 +1,4 @@
-"""Threads server replicas as real processes on one PostgreSQL database, and a round-robin proxy.
+"""Threads server replicas as real processes on one PostgreSQL database (and the round-robin proxy).
 
 ```python
 async with replicas(url, tmp_path, 3, THREADLOOM_SERVER_REPLICA_LEASE_SECONDS="1") as servers:
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import signal
 import socket
@@ -26,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from threadloom.benchmarks.round_robin import RoundRobinProxy
+
+__all__ = ["Replica", "RoundRobinProxy", "free_port", "replicas", "start_replica", "wait_ready"]
 
 
 def free_port() -> int:
@@ -103,68 +106,3 @@ async def replicas(url: str, tmp_path: Path, count: int, **env: str) -> AsyncIte
                 await asyncio.to_thread(replica.process.wait, 20)
             except subprocess.TimeoutExpired:
                 replica.kill()
-
-
-class RoundRobinProxy:
-    """A TCP proxy on a free port: each connection goes to the next backend that accepts it."""
-
-    def __init__(self, ports: list[int]) -> None:
-        self._ports = ports
-        self._next = itertools.cycle(range(len(ports)))
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-        self.port = 0
-        self.connections = [0] * len(ports)
-        """How many client connections each backend got."""
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def __aenter__(self) -> RoundRobinProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._pipes):
-            task.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        for _ in self._ports:
-            index = next(self._next)
-            try:
-                opened = await asyncio.open_connection("127.0.0.1", self._ports[index])
-            except OSError:
-                continue  # that replica is down: the next one
-            self.connections[index] += 1
-            return opened
-        return None
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._pipes.add(task)
-        try:
-            backend = await self._connect()
-            if backend is None:
-                return
-            upstream_reader, upstream_writer = backend
-            await asyncio.gather(
-                _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
-            )
-        finally:
-            writer.close()
-            self._pipes.discard(task)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()

@@ -17,6 +17,11 @@ of one transaction into one). PostgreSQL caps a payload below 8,000 bytes: a lar
 `run_event_spill` in the same transaction and its notification carries only the row's `s` (seq),
 which the receivers read back; rows older than `SPILL_RETENTION_SECONDS` are purged.
 
+Text deltas are coalesced: while the sender is busy, consecutive `thread.message.delta` events of one
+message wait in the outbox as one delta whose text grows (the SDKs append delta texts, so a reader
+elsewhere sees the same message in fewer, larger pieces). A reply of 20,000 deltas thus costs a few
+notifications per round trip to the database instead of one per word, and never slows its run.
+
 Control notifications (`{"o", "n", "k": kind}`) carry no event: `free` says a replica released runs
 (graceful shutdown), so the others claim them now instead of at their next sweep.
 
@@ -34,11 +39,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from threadloom.threads_server.events import Event, RunEvents, encode
+from threadloom.threads_server.run_events import message_delta
 from threadloom.threads_server.storage import Conn, Database
 
 log = logging.getLogger("threads_server.replica_events")
@@ -50,6 +57,34 @@ NOTIFY_BATCH = "SELECT pg_notify(%s, x) FROM unnest(%s::text[]) AS t(x)"
 
 RemoteEvent = Callable[[str, Event], None]
 Control = Callable[[str], None]
+
+
+@dataclass
+class _TextDelta:
+    """Consecutive text deltas of one message, waiting to be sent as one."""
+
+    run_id: str
+    message_id: str
+    chunks: list[str] = field(default_factory=list)
+
+    def body(self) -> str:
+        data = encode(message_delta(self.message_id, "".join(self.chunks)))
+        head = json.dumps({"r": self.run_id, "e": "thread.message.delta", "g": 0})
+        return f'{head[:-1]}, "d": {data}}}'
+
+
+def _text_chunk(event: Event) -> tuple[str, str] | None:
+    """`(message_id, text)` of a plain text delta (the runner's), else None."""
+    if event.event != "thread.message.delta":
+        return None
+    data = event.data
+    parts = data.get("delta", {}).get("content") or []
+    if len(data.get("delta", {})) != 1 or len(parts) != 1:
+        return None
+    part = parts[0]
+    if part.get("index") != 0 or part.get("type") != "text" or part["text"].get("annotations"):
+        return None
+    return str(data["id"]), str(part["text"]["value"])
 
 
 def read_spill(conn: Conn, seq: int) -> str | None:
@@ -82,7 +117,7 @@ class ReplicaEvents:
         self._me = replica_id
         self._on_event = on_event
         self._on_control = on_control
-        self._outbox: list[str] = []
+        self._outbox: list[str | _TextDelta] = []
         self._unsent = 0
         self._wake = asyncio.Event()
         self._sent = asyncio.Event()
@@ -125,18 +160,30 @@ class ReplicaEvents:
     # -- sending ------------------------------------------------------------------------------
 
     def _relay(self, run_id: str, event: Event) -> None:
+        chunk = _text_chunk(event)
+        if chunk is not None:
+            last = self._outbox[-1] if self._outbox else None
+            if isinstance(last, _TextDelta) and (last.run_id, last.message_id) == (run_id, chunk[0]):
+                last.chunks.append(chunk[1])
+                return
+            self._queue_entry(_TextDelta(run_id, chunk[0], [chunk[1]]))
+            return
         head = json.dumps({"r": run_id, "e": event.event, "g": int(event.gone)})
-        self._queue_text(f'{head[:-1]}, "d": {event.payload}}}')
+        self._queue_entry(f'{head[:-1]}, "d": {event.payload}}}')
 
     def _queue(self, fields: dict[str, Any]) -> None:
-        self._queue_text(json.dumps(fields))
+        self._queue_entry(json.dumps(fields))
 
-    def _queue_text(self, body: str) -> None:
-        # `body` is a JSON object; the sender's id and a sequence number go in front.
-        self._seq += 1
-        self._outbox.append(f'{{"o": "{self._me}", "n": {self._seq}, {body[1:]}')
+    def _queue_entry(self, entry: str | _TextDelta) -> None:
+        self._outbox.append(entry)
         self._unsent += 1
         self._wake.set()
+
+    def _payload(self, entry: str | _TextDelta) -> str:
+        # A JSON object; the sender's id and a sequence number go in front.
+        body = entry.body() if isinstance(entry, _TextDelta) else entry
+        self._seq += 1
+        return f'{{"o": "{self._me}", "n": {self._seq}, {body[1:]}'
 
     async def _send_forever(self) -> None:
         delay = 0.1
@@ -166,10 +213,13 @@ class ReplicaEvents:
                 await asyncio.sleep(delay)
                 delay = min(RECONNECT_MAX_SECONDS, delay * 2)
 
-    async def _send(self, conn: psycopg.AsyncConnection[Any], batch: list[str]) -> None:
+    async def _send(self, conn: psycopg.AsyncConnection[Any], batch: list[str | _TextDelta]) -> None:
+        texts = [self._payload(entry) for entry in batch]
+        if all(len(text.encode()) <= MAX_PAYLOAD_BYTES for text in texts):
+            await conn.execute(NOTIFY_BATCH, (CHANNEL, texts))  # one statement, one round trip
+            return
         async with conn.transaction():
-            texts = []
-            for text in batch:
+            for index, text in enumerate(texts):
                 if len(text.encode()) > MAX_PAYLOAD_BYTES:
                     cursor = await conn.execute(
                         "INSERT INTO run_event_spill (payload, created_at) VALUES (%s, %s)"
@@ -178,8 +228,7 @@ class ReplicaEvents:
                     )
                     row = await cursor.fetchone()
                     assert row is not None
-                    text = json.dumps({"o": self._me, "s": int(row[0])})
-                texts.append(text)
+                    texts[index] = json.dumps({"o": self._me, "s": int(row[0])})
             await conn.execute(NOTIFY_BATCH, (CHANNEL, texts))
 
     # -- receiving ----------------------------------------------------------------------------

@@ -147,8 +147,12 @@ class Replica:
         )
 
     async def owned(self, fn: Any, run_id: str, *args: Any) -> Any:
-        """`fn(conn, run_id, *args)` in one transaction, if this replica still holds the run."""
-        return await self._db.run(leases.as_owner, self.id, fn, run_id, *args)
+        """`fn(conn, run_id, *args)` in one transaction, if this replica still holds the run (else
+        None, nothing written)."""
+        try:
+            return await self._db.run(leases.as_owner, self.id, fn, run_id, *args)
+        except leases.NotOwner:
+            return None
 
     async def release(self, run_id: str) -> bool:
         """Hand the run over: other replicas may claim it at once."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from threadloom.threads_server.replicas import MAX_TAKEOVERS
 from threadloom.threads_server.storage import leases
@@ -94,8 +95,8 @@ async def test_a_run_that_keeps_losing_its_replica_fails_instead_of_moving_on(po
         assert posted.status_code == 200
 
 
-def _lost_lease_cannot_write(conn: PostgresConn) -> tuple[Any, Any, list[str]]:
-    """Replica A begins a reply, B takes the run over once A's lease lapsed; A then tries to finish."""
+def _a_begins_and_b_takes_over(conn: PostgresConn) -> tuple[Any, ...]:
+    """Replica A begins a reply; B cannot claim the run while A's lease is live, then takes it over."""
     assistant = create_assistant(conn, {"model": "echo"})
     thread = create_thread(conn, {"messages": [{"role": "user", "content": "who wins"}]})
     run_id = create_run(conn, thread["id"], {"assistant_id": assistant["id"]}, 600)["id"]
@@ -103,16 +104,32 @@ def _lost_lease_cannot_write(conn: PostgresConn) -> tuple[Any, Any, list[str]]:
     leases.take_over_and_begin(conn, run_id, "replica-a", now, 1.0, False)
     step, message = progress.start_message(conn, run_id) or ({}, {})
     refused_early = leases.take_over(conn, run_id, "replica-b", now + 0.5, 1.0)  # A's lease is live
-    leases.take_over(conn, run_id, "replica-b", now + 2, 1.0)
-    late = leases.as_owner(
-        conn, "replica-a", progress.complete_reply, run_id, step, message, "stale", {}, None
-    )
+    taken = leases.take_over(conn, run_id, "replica-b", now + 2, 1.0)
+    return run_id, step, message, refused_early, taken
+
+
+def _messages_of(conn: PostgresConn, run_id: str) -> list[str]:
     rows = conn.execute("SELECT body FROM messages WHERE run_id = ?", (run_id,)).fetchall()
-    return refused_early, late, [row[0] for row in rows]
+    return [row[0] for row in rows]
 
 
 def test_a_replica_that_lost_its_lease_can_no_longer_write_the_run(postgres_url) -> None:
-    refused_early, late, messages = _in_transaction(postgres_url, _lost_lease_cannot_write)
+    run_id, step, message, refused_early, taken = _in_transaction(
+        postgres_url, _a_begins_and_b_takes_over
+    )
     assert refused_early is None  # no claim while the lease is live
-    assert late is None  # A's reply is refused once B holds the run
-    assert messages == []  # B discarded A's partial message; A wrote nothing after
+    assert taken is not None and taken[2] == "replica-a"
+    with pytest.raises(leases.NotOwner):  # A's late reply is refused, and rolled back
+        _in_transaction(
+            postgres_url,
+            leases.as_owner,
+            "replica-a",
+            progress.complete_reply,
+            run_id,
+            step,
+            message,
+            "stale",
+            {},
+            None,
+        )
+    assert _in_transaction(postgres_url, _messages_of, run_id) == []  # B discarded A's partial one

@@ -14,7 +14,7 @@ replica that receives the tool outputs can claim the run at once.
 `claim` is a compare-and-set: the run is taken only if nobody holds a live lease on it (`UPDATE …
 WHERE` the lease is free or lapsed, which PostgreSQL re-checks on the latest row version after
 waiting for a concurrent writer, so a renewal that commits first wins). The runner's own transitions
-go through `as_owner`, which re-checks inside the transaction that this replica still holds the
+go through `as_owner`, which checks inside the transaction that this replica still holds the
 lease: a replica that lost its lease (it stalled past the lapse, or its database connection broke)
 can no longer write the run another replica took over. Claims, owners' writes and hand-overs first
 take the run's thread lock (`runs.lock_run`), as every write to a thread does, so they are
@@ -93,19 +93,27 @@ def renew(conn: Conn, owner: str, run_ids: list[str], until: float) -> list[str]
     return lost
 
 
-def as_owner(conn: Conn, owner: str, fn: Callable[..., T], run_id: str, *args: Any) -> T | None:
-    """`fn(conn, run_id, *args)` if `owner` holds the run's lease (else None, nothing written).
+class NotOwner(Exception):
+    """Raised inside `as_owner`'s transaction (which rolls it back): the lease is someone else's."""
 
-    Once `fn` has moved the run out of the executing statuses, the lease is cleared.
+
+def as_owner(conn: Conn, owner: str, fn: Callable[..., T], run_id: str, *args: Any) -> T:
+    """`fn(conn, run_id, *args)`, kept only if `owner` holds the run's lease (NotOwner otherwise).
+
+    Every `fn` the runner passes takes the run's thread lock first, which claims also take: so the
+    lease checked after `fn` (one `UPDATE … WHERE lease_owner = owner`, which also clears the lease
+    once `fn` moved the run out of the executing statuses) is the lease `fn` ran under, and a
+    mismatch raises, rolling back whatever `fn` wrote.
     """
-    if lock_run(conn, run_id) is None or _lease_owner(conn, run_id) != owner:
-        return None
     result = fn(conn, run_id, *args)
-    conn.execute(
-        "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE id = ? AND status NOT IN (?, ?, ?)",
-        (run_id, *EXECUTING),
-    )
+    kept = conn.execute(
+        "UPDATE runs SET lease_owner = CASE WHEN status IN (?, ?, ?) THEN lease_owner END,"
+        " lease_expires_at = CASE WHEN status IN (?, ?, ?) THEN lease_expires_at END"
+        " WHERE id = ? AND lease_owner = ?",
+        (*EXECUTING, *EXECUTING, run_id, owner),
+    ).rowcount
+    if kept != 1:
+        raise NotOwner(run_id)
     return result
 
 

@@ -8,6 +8,7 @@ version of this, through the engine, is `test_three_replicas.py`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -66,7 +67,11 @@ async def test_a_run_whose_replica_died_mid_reply_completes_with_one_reply(postg
         running_server(postgres_url) as server,
         httpx.AsyncClient(base_url=server.base_url, timeout=30) as client,
     ):
-        run = await _settled(client, ids)
+        # What a stream of the run gets: the takeover ends it (its announced message is replaced).
+        with server.app.state.services.events.subscribe(ids["run"]) as stream:
+            run = await _settled(client, ids)
+            ended = await asyncio.wait_for(stream.get(), 5)
+        assert (ended.event, ended.data["error"]["code"]) == ("error", "run_executor_lost")
         assert run["status"] == "completed" and run["last_error"] is None
         listed = (await client.get(f"/threads/{ids['thread']}/messages", params={"order": "asc"})).json()
         assert [(m["role"], m["content"][0]["text"]["value"]) for m in listed["data"]] == [

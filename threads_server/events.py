@@ -159,7 +159,7 @@ class RunEvents:
         self.max_events = max(1, max_events)
         self.stall_seconds = stall_seconds
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
-        self.relay: Callable[[str, Event], None] | None = None
+        self.relay: Callable[[str, Event, Any], None] | None = None
         """Also called with every published event (the other replicas' share of it), if set."""
 
     def subscribe(self, run_id: str, *, runs_only: bool = False) -> Subscription:
@@ -189,7 +189,7 @@ class RunEvents:
             for subscription in wanted:
                 subscription.queue.put_nowait(frozen)
             if self.relay is not None:
-                self.relay(run_id, frozen)
+                self.relay(run_id, frozen, data)
 
     def deliver(self, run_id: str, event: Event) -> None:
         """Hand an event another replica published to this replica's subscribers of `run_id`."""

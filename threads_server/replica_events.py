@@ -73,11 +73,10 @@ class _TextDelta:
         return f'{head[:-1]}, "d": {data}}}'
 
 
-def _text_chunk(event: Event) -> tuple[str, str] | None:
+def _text_chunk(event: Event, data: Any) -> tuple[str, str] | None:
     """`(message_id, text)` of a plain text delta (the runner's), else None."""
-    if event.event != "thread.message.delta":
+    if event.event != "thread.message.delta" or not isinstance(data, dict):
         return None
-    data = event.data
     parts = data.get("delta", {}).get("content") or []
     if len(data.get("delta", {})) != 1 or len(parts) != 1:
         return None
@@ -159,8 +158,8 @@ class ReplicaEvents:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def _relay(self, run_id: str, event: Event) -> None:
-        chunk = _text_chunk(event)
+    def _relay(self, run_id: str, event: Event, data: Any) -> None:
+        chunk = _text_chunk(event, data)
         if chunk is not None:
             last = self._outbox[-1] if self._outbox else None
             if isinstance(last, _TextDelta) and (last.run_id, last.message_id) == (run_id, chunk[0]):

@@ -9,8 +9,8 @@ their ratio is measured side by side (on a shared machine, the absolute numbers 
 PostgreSQL is a throwaway local cluster (`local_postgres`, with durable settings: fsync on, as a
 deployment runs it); each setup gets its own fresh database.
 
-Replicas: `start_replicas` is the hook for N > 1 (N server processes on one database behind one
-address); until run execution works across replicas it reports such a setup as not run.
+Replicas: for N > 1, `start_replicas` starts N server processes on one database behind one address
+(`replica_servers`: a round-robin TCP proxy in the bench process).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from threadloom.benchmarks import cpu, drivers
 from threadloom.benchmarks.local_postgres import PostgresServer, find_bin_dir
+from threadloom.benchmarks.replica_servers import replica_servers
 from threadloom.benchmarks.report import Report
 from threadloom.benchmarks.scenarios import RunLength, Scenarios
 from threadloom.benchmarks.stack import Stack, threads_server, worker_process
@@ -72,7 +73,10 @@ async def start_replicas(
     that spreads requests over them.
     """
     if setup.replicas != 1:
-        raise NotImplementedError("several replicas need run execution across replicas")
+        assert database is not None, "replicas share a PostgreSQL database"
+        async with replica_servers(stack.home, database, setup.replicas) as urls:
+            yield urls
+        return
     name = f"server-{setup.backend}"
     async with contextlib.asynccontextmanager(threads_server)(
         stack.home, database=database, name=name

@@ -90,13 +90,19 @@ def test_compose_has_the_production_shaped_services(compose: dict[str, Any]) -> 
         "temporal",
         "temporal-setup",
         "temporal-ui",
+        "threads-db",
+        "threads-migrate",
         "threads-server",
+        "threads-api",
         "worker",
     }
     needs = {name: service.get("depends_on", {}) for name, service in services.items()}
     assert needs["temporal"]["temporal-schema"]["condition"] == "service_completed_successfully"
     assert needs["worker"]["temporal-setup"]["condition"] == "service_completed_successfully"
-    assert needs["worker"]["threads-server"]["condition"] == "service_healthy"
+    assert needs["worker"]["threads-api"]["condition"] == "service_started"
+    assert needs["threads-api"]["threads-server"]["condition"] == "service_healthy"
+    assert needs["threads-server"]["threads-migrate"]["condition"] == "service_completed_successfully"
+    assert needs["threads-migrate"]["threads-db"]["condition"] == "service_completed_successfully"
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert services["temporal"]["environment"]["DB"] == "postgres12"
 
@@ -126,7 +132,7 @@ def test_published_ports_stay_on_loopback_by_default(compose: dict[str, Any]) ->
         for name, service in compose["services"].items()
         for port in service.get("ports", [])
     ]
-    assert {name for name, _ in published} == {"temporal", "temporal-ui", "threads-server"}
+    assert {name for name, _ in published} == {"temporal", "temporal-ui", "threads-api"}
     assert {host for _, host in published} == {"127.0.0.1"}
 
 
@@ -158,6 +164,51 @@ def test_compose_commands_parse(compose: dict[str, Any]) -> None:
     serve = compose["services"]["threads-server"]["command"]
     assert serve[:2] == ["threadloom", "serve"]
     serve_parser().parse_args(serve[2:])
+    migrate = compose["services"]["threads-migrate"]["command"]
+    assert migrate[:2] == ["threadloom", "serve"]
+    assert serve_parser().parse_args(migrate[2:]).migrate_only
+
+
+def test_the_threads_server_runs_replicas_on_its_own_postgresql_database(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    server = services["threads-server"]
+    assert server["deploy"]["replicas"] >= 3
+    assert "ports" not in server, "replicas are reached through threads-api, not one host port each"
+    url = ServerSettings(
+        database_url=server["environment"]["THREADLOOM_SERVER_DATABASE_URL"], api_key=KEY
+    ).database
+    assert url.kind == "postgresql"
+    user, _, where = (url.url or "").removeprefix("postgresql://").partition("@")
+    assert user.split(":")[0] == "threadloom" != services["postgresql"]["environment"]["POSTGRES_USER"]
+    assert where == "postgresql:5432/threadloom"
+    assert services["threads-migrate"]["environment"]["THREADLOOM_SERVER_DATABASE_URL"] == url.url
+    setup = services["threads-db"]["command"][0]
+    assert "CREATE ROLE threadloom LOGIN" in setup
+    assert "CREATE DATABASE threadloom OWNER threadloom" in setup
+    # A SIGTERM hands runs over after the grace: Docker must not SIGKILL before that.
+    grace = ServerSettings(api_key=KEY).shutdown_grace_seconds
+    assert _seconds(server["stop_grace_period"]) > grace + 3
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match is not None, duration
+    return float(match.group(1))
+
+
+def test_one_address_balances_over_every_healthy_replica(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    (mounted,) = services["threads-api"]["configs"]
+    config = compose["configs"][mounted["source"]]["content"]
+    assert mounted["target"] == "/usr/local/etc/haproxy/haproxy.cfg"
+    assert re.search(r"server-template \w+ \d+ threads-server:8700", config)
+    assert "option httpchk GET /_threadloom/health" in config
+    assert "bind :8700" in config
+    assert services["worker"]["environment"]["THREADLOOM_THREADS_BASE_URL"] == (
+        "http://threads-api:8700/v1"
+    )
 
 
 def test_dockerfile_installs_the_wheel_built_from_the_project() -> None:

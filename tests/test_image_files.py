@@ -114,7 +114,7 @@ def services() -> dict[str, Any]:
     answer = run_compose("config", "--format", "json", api_key=KEY)
     assert answer.returncode == 0, answer.stderr
     built = {n: s for n, s in json.loads(answer.stdout)["services"].items() if "build" in s}
-    assert set(built) == {"threads-server", "worker"}
+    assert set(built) == {"threads-migrate", "threads-server", "worker"}
     return built
 
 
@@ -155,8 +155,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(image: Image, services: dict[str, Any]) -> Iterator[str]:
-    """`threadloom serve` from the image with the compose environment, on a free loopback port."""
+def served(image: Image, services: dict[str, Any], postgres_url: str) -> Iterator[str]:
+    """`threadloom serve` from the image with the compose environment, on a free loopback port,
+    on a PostgreSQL database as in the stack (the test server's, not the stack's host name)."""
     port = str(_free_port())
     service = services["threads-server"]
     env = image.env(
@@ -164,7 +165,7 @@ def served(image: Image, services: dict[str, Any]) -> Iterator[str]:
         {
             "THREADLOOM_SERVER_HOST": "127.0.0.1",
             "THREADLOOM_SERVER_PORT": port,
-            "THREADLOOM_SERVER_DB_PATH": str(image.workdir / "threads.db"),
+            "THREADLOOM_SERVER_DATABASE_URL": postgres_url,
         },
     )
     log = (image.workdir / "serve.log").open("w")

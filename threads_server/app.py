@@ -27,6 +27,7 @@ from threadloom.threads_server.http_layer import (
     StatsMiddleware,
 )
 from threadloom.threads_server.idempotency import ADVERTISE_HEADER, Idempotency
+from threadloom.threads_server.replicas import replica_for
 from threadloom.threads_server.responders import Responder
 from threadloom.threads_server.responders.chat_completions import ChatCompletionsResponder
 from threadloom.threads_server.responders.echo import EchoResponder
@@ -70,7 +71,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise RuntimeError("responder 'chat_completions' needs THREADLOOM_LLM_BASE_URL")
         try:
             events = RunEvents(settings.stream_queue_max_events, settings.stream_stall_seconds)
-            runner = Runner(db, events, settings, responders)
+            runner = Runner(db, events, settings, responders, replica_for(db, events, settings))
             recovered = await runner.recover()
             if recovered:
                 log.warning("failed %d run(s) interrupted by a restart", len(recovered))

@@ -10,6 +10,11 @@ bounded softly: lifecycle events are always enqueued (a run has a handful), and 
 delta the runner awaits `room()`, which waits for full queues to drain for up to `stall_seconds`, then
 drops the stalled subscriber with an `error` event. A slow reader thus slows its run's deltas a little,
 and a stopped reader costs at most `max_events` queued events.
+
+Across replicas (PostgreSQL), `relay` is set (`replica_events.ReplicaEvents`): every published event
+is also handed to it, encoded, to reach the other replicas through `NOTIFY`, and what they publish
+arrives here through `deliver`. A remote run's deltas cannot wait for a slow local reader, so a
+reader that is `max_events` behind when a remote delta arrives is dropped at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from threadloom.threads_server.wire_json import encode_text
@@ -52,6 +58,13 @@ class Event:
         self.event = event
         self.payload = encode(data)
         self.gone = gone
+
+    @classmethod
+    def encoded(cls, event: str, payload: str, *, gone: bool = False) -> Event:
+        """An event whose data is already JSON text (one relayed from another replica)."""
+        made = cls.__new__(cls)
+        made.event, made.payload, made.gone = event, payload, gone
+        return made
 
     @property
     def data(self) -> Any:
@@ -93,8 +106,13 @@ class Subscription:
         return event
 
     def wants(self, event: str) -> bool:
-        """Whether this subscription takes events named `event` (`runs_only`: run objects only)."""
-        return not self.runs_only or event == "error" or _is_run_event(event)
+        """Whether this subscription takes events named `event` (`runs_only`: run objects only).
+
+        A published `error` (a run taken over or handed over, `replicas.py`) ends streams, whose
+        announced reply is replaced; a long-poll waits on, since the run's status did not change.
+        (An `error` that ends a long-poll, at shutdown, is put in by `drop`.)
+        """
+        return not self.runs_only or _is_run_event(event)
 
     @property
     def full(self) -> bool:
@@ -141,6 +159,8 @@ class RunEvents:
         self.max_events = max(1, max_events)
         self.stall_seconds = stall_seconds
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self.relay: Callable[[str, Event, Any], None] | None = None
+        """Also called with every published event (the other replicas' share of it), if set."""
 
     def subscribe(self, run_id: str, *, runs_only: bool = False) -> Subscription:
         """Receive the run's events published from now on (`runs_only`: only run objects)."""
@@ -164,22 +184,35 @@ class RunEvents:
         """Deliver a snapshot of `data` to every current subscriber of `run_id`."""
         # Encoded only if someone takes it: a long-poll alone does not pay for every delta.
         wanted = [sub for sub in self._subscribers.get(run_id, ()) if sub.wants(event)]
-        if wanted:
+        if wanted or self.relay is not None:
             frozen = Event(event, data, gone=gone)
             for subscription in wanted:
                 subscription.queue.put_nowait(frozen)
+            if self.relay is not None:
+                self.relay(run_id, frozen, data)
+
+    def deliver(self, run_id: str, event: Event) -> None:
+        """Hand an event another replica published to this replica's subscribers of `run_id`."""
+        for subscription in list(self._subscribers.get(run_id, ())):
+            if not subscription.wants(event.event):
+                continue
+            if subscription.full and event.event.endswith(".delta"):
+                subscription.drop(self._too_slow())
+                continue
+            subscription.queue.put_nowait(event)
+
+    def _too_slow(self) -> dict[str, Any]:
+        return error_data(
+            f"The stream fell more than {self.max_events} events behind for "
+            f"{self.stall_seconds:g} s and was closed; the run goes on, retrieve it.",
+            "stream_reader_too_slow",
+        )
 
     async def room(self, run_id: str) -> None:
         """Wait while a subscriber of `run_id` is `max_events` behind; drop it after the stall."""
         for subscription in list(self._subscribers.get(run_id, ())):
             if subscription.full and not await subscription.wait_for_room(self.stall_seconds):
-                subscription.drop(
-                    error_data(
-                        f"The stream fell more than {self.max_events} events behind for "
-                        f"{self.stall_seconds:g} s and was closed; the run goes on, retrieve it.",
-                        "stream_reader_too_slow",
-                    )
-                )
+                subscription.drop(self._too_slow())
 
     def close_all(self, data: dict[str, Any]) -> None:
         """End every subscription with an `error` event after what it has queued (shutdown)."""

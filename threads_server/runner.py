@@ -10,20 +10,32 @@ any active ─(cancel)─► cancelling ─► cancelled        any active ─(e
 Each transition is one transaction (`storage.run_progress`) that checks the run's current status, then
 the matching stream events are published (`events.RunEvents`). Whoever moves a run out of the status
 another actor expected wins; the loser's transaction returns None and it stops quietly.
+
+Where a run executes depends on the backend:
+- SQLite: this process executes every run; a restart fails the runs it was executing
+  (`server_error`), and a graceful shutdown fails those still executing after the grace.
+- PostgreSQL: any replica executes any run under a lease (`replicas.py`, which explains the
+  decisions): a run is claimed before it executes, each of its transitions checks the lease, a
+  run whose replica died is taken over and executed again from the start, and a graceful shutdown
+  hands its runs over to the other replicas instead of failing them. Cancellation, expiry and thread
+  deletion work from any replica; the executing replica hears of them through the relayed events
+  (`remote_event`) and stops its task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
 
-from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, RunEvents, error_data
-from threadloom.threads_server.expiry import Expiries
+from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event, RunEvents, error_data
+from threadloom.threads_server.expiry import Expiries, is_due
 from threadloom.threads_server.finish_times import FinishTimes
+from threadloom.threads_server.replicas import MAX_TAKEOVERS, Replica
 from threadloom.threads_server.responders import (
     Reply,
     Responder,
@@ -40,6 +52,20 @@ from threadloom.threads_server.storage import runs as storage_runs
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
 SHUTDOWN_ERROR = {"code": "server_error", "message": "Run interrupted by a server shutdown."}
+POISON_ERROR = {
+    "code": "server_error",
+    "message": f"The run's execution was lost with its server {MAX_TAKEOVERS} times; it was stopped.",
+}
+EXECUTOR_LOST = error_data(
+    "The server executing this run went away; another one took the run over and runs it again "
+    "from the start. Retrieve the run to follow it.",
+    "run_executor_lost",
+)
+HANDED_OVER = error_data(
+    "The server executing this run is shutting down and handed the run over to another one, "
+    "which runs it again from the start. Retrieve the run to follow it.",
+    "run_handed_over",
+)
 
 
 class Runner:
@@ -51,12 +77,14 @@ class Runner:
         events: RunEvents,
         settings: ServerSettings,
         responders: dict[str, Responder],
+        replica: Replica | None = None,
     ) -> None:
         self._db = db
+        self._replica = replica
         self._events = events
         self._settings = settings
         self._responders = responders
-        self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._expiries = Expiries(self._on_expiry)
         self._background: set[asyncio.Task[Any]] = set()
         self.finish_times = FinishTimes()
@@ -65,7 +93,14 @@ class Runner:
     # -- lifecycle of the runner itself -------------------------------------------------------
 
     async def recover(self) -> list[str]:
-        """End the runs a previous process was executing (ids returned); re-arm waiting runs' expiry."""
+        """End the runs a previous process was executing (ids returned); re-arm waiting runs' expiry.
+
+        As a replica (PostgreSQL), end nothing: start the lease loops, which take over what a dead
+        replica was executing once its leases lapse, and expire what is due.
+        """
+        if self._replica is not None:
+            await self._replica.start(self)
+            return []
         interrupted, waiting = await self._db.run(progress.recover)
         for run_id, expires_at in waiting:
             self._expiries.arm(run_id, expires_at)
@@ -84,14 +119,25 @@ class Runner:
         stream and long-poll is then ended with an `error` event, so no connection holds the
         shutdown up. `requires_action` runs stay as they are: the next start-up re-arms their expiry.
         """
-        tasks = [task for _, task in self._tasks.values()]
+        if self._replica is not None:
+            self._replica.draining = True
+        tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=grace_seconds)
-        for run_id, (_, task) in list(self._tasks.items()):
+        while self._tasks:  # (a claim in flight when the drain began adds its task late)
+            run_id, task = next(iter(self._tasks.items()))
             task.cancel()
             await asyncio.wait([task])
+            self._tasks.pop(run_id, None)
+            if self._replica is not None:
+                await self._hand_over(run_id)
+                continue
             done = await self._db.run(progress.interrupt, run_id, SHUTDOWN_ERROR)
             self._announce_end(run_id, done)
+        if self._replica is not None:
+            self._replica.announce_free()
+            with contextlib.suppress(TimeoutError):
+                await self._replica.relay.flush(1.0)
         self._events.close_all(
             error_data("The server is shutting down; retrieve the run to see its status.", "shutdown")
         )
@@ -99,7 +145,9 @@ class Runner:
     async def shutdown(self) -> None:
         """Stop timers and tasks (runs stay as they are in the database)."""
         self._expiries.stop_all()
-        tasks = [task for _, task in self._tasks.values()] + list(self._background)
+        if self._replica is not None:
+            await self._replica.stop()
+        tasks = list(self._tasks.values()) + list(self._background)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -118,8 +166,7 @@ class Runner:
         """Move the run to `cancelling`; it becomes `cancelled` once its task has stopped."""
         run = await self._db.run(storage_runs.request_cancel, thread_id, run_id)
         self._publish_run(run)
-        entry = self._tasks.get(run_id)
-        self._spawn(self._complete_cancel(run_id, entry[1] if entry else None))
+        self._spawn(self._complete_cancel(run_id, self._tasks.get(run_id)))
         return run
 
     async def submit_tool_outputs(
@@ -149,9 +196,9 @@ class Runner:
         stamp = int(time.time())
         for run in active:
             self._expiries.stop(run["id"])
-            entry = self._tasks.get(run["id"])
-            if entry is not None:
-                entry[1].cancel()
+            task = self._tasks.get(run["id"])
+            if task is not None:
+                task.cancel()
             run.update(status="cancelled", cancelled_at=stamp, expires_at=None, required_action=None)
             self._events.publish(run["id"], "thread.run.cancelled", run, gone=True)
         return deleted
@@ -159,14 +206,61 @@ class Runner:
     # -- internals ----------------------------------------------------------------------------
 
     def _start(self, run: dict[str, Any]) -> None:
-        task = asyncio.create_task(self._drive(run["id"]), name=f"run {run['id']}")
-        self._tasks[run["id"]] = (run["thread_id"], task)
-        task.add_done_callback(functools.partial(self._forget_task, run["id"]))
+        if self._replica is not None and self._replica.draining:
+            self._replica.announce_free()  # shutting down: another replica claims it
+            return
+        self._start_id(run["id"])
+
+    def _start_id(self, run_id: str) -> None:
+        if self._replica is not None and self._replica.draining:
+            return  # shutting down: no new executions (another replica claims the run)
+        running = self._tasks.get(run_id)
+        if running is not None and not running.done():
+            return
+        task = asyncio.create_task(self._drive(run_id), name=f"run {run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(functools.partial(self._forget_task, run_id))
 
     def _forget_task(self, run_id: str, task: asyncio.Task[None]) -> None:
-        entry = self._tasks.get(run_id)
-        if entry is not None and entry[1] is task:
+        if self._tasks.get(run_id) is task:
             del self._tasks[run_id]
+
+    # -- what the lease loops call (replicas.Executor) ------------------------------------------
+
+    def executing(self) -> list[str]:
+        """Ids of the runs this process is executing."""
+        return list(self._tasks)
+
+    def adopt(self, run_id: str) -> None:
+        """Claim and execute a run whose lease lapsed or was released (a takeover)."""
+        self._start_id(run_id)
+
+    def lost(self, run_id: str) -> None:
+        """Another replica holds the run now: stop this execution (its writes would be refused)."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            task.cancel()
+        self._expiries.stop(run_id)
+
+    def expire(self, run_id: str) -> None:
+        """Expire a run past its `expires_at` (one whose own replica's timer is gone)."""
+        self._on_expiry(run_id)
+
+    def remote_event(self, run_id: str, event: Event) -> None:
+        """Another replica ended, cancelled or deleted a run: stop executing it here."""
+        if not event.is_run:
+            return
+        status = event.event.removeprefix("thread.run.")
+        if status in TERMINAL_RUN_STATUSES:
+            self.finish_times.record(run_id, status)
+        if status in TERMINAL_RUN_STATUSES or status == "cancelling" or event.gone:
+            self.lost(run_id)
+
+    async def _hand_over(self, run_id: str) -> None:
+        assert self._replica is not None
+        self._expiries.stop(run_id)
+        if await self._replica.release(run_id):
+            self._events.publish(run_id, "error", HANDED_OVER)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -178,9 +272,9 @@ class Runner:
 
     async def _expire(self, run_id: str) -> None:
         await self._finish(run_id, "expired")
-        entry = self._tasks.get(run_id)
-        if entry is not None:
-            entry[1].cancel()
+        task = self._tasks.get(run_id)
+        if task is not None:
+            task.cancel()
 
     async def _complete_cancel(self, run_id: str, task: asyncio.Task[None] | None) -> None:
         if task is not None and not task.done():
@@ -193,9 +287,42 @@ class Runner:
             self.finish_times.record(run["id"], run["status"])
         self._events.publish(run["id"], event or f"thread.run.{run['status']}", run)
 
-    async def _finish(self, run_id: str, status: str, **options: Any) -> None:
-        done = await self._db.run(functools.partial(progress.finish, **options), run_id, status)
+    async def _finish(self, run_id: str, status: str, *, owned: bool = False, **options: Any) -> None:
+        """End the run; `owned`: as its executor (refused if another replica took it over)."""
+        fn = functools.partial(progress.finish, **options)
+        done = await (self._owned(fn, run_id, status) if owned else self._db.run(fn, run_id, status))
         self._announce_end(run_id, done)
+
+    async def _owned(self, fn: Any, run_id: str, *args: Any) -> Any:
+        """A transition of the run's executor: checks the lease first as a replica."""
+        if self._replica is not None:
+            return await self._replica.owned(fn, run_id, *args)
+        return await self._db.run(fn, run_id, *args)
+
+    async def _claim(self, run_id: str) -> Any:
+        """Claim and begin the run: `(run, fault)` once begun, `True` to respond (it was already
+        `in_progress`: a takeover or a hand-over), None to stop."""
+        faults = self._settings.faults_enabled
+        if self._replica is None:
+            return await self._db.run(progress.begin_with_fault, run_id, faults)
+        claimed = await self._replica.claim(run_id, faults)
+        if claimed is None:
+            return None
+        (run, state, previous), begun = claimed
+        if run["status"] == "cancelling":
+            await self._finish(run_id, "cancelled", from_statuses=("cancelling",))
+            return None
+        if is_due(run["expires_at"]):
+            await self._finish(run_id, "expired")
+            return None
+        if previous is not None and previous != self._replica.id and run["status"] == "in_progress":
+            log.warning("run %s: took it over from replica %s", run_id, previous)
+            self._events.publish(run_id, "error", EXECUTOR_LOST)
+            if int(state.get("takeovers", 0)) >= MAX_TAKEOVERS:
+                await self._finish(run_id, "failed", owned=True, last_error=dict(POISON_ERROR))
+                return None
+        self._expiries.arm(run_id, run["expires_at"])
+        return begun if begun is not None else run["status"] == "in_progress" or None
 
     def _announce_end(
         self,
@@ -222,12 +349,13 @@ class Runner:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            begun = await self._db.run(progress.begin_with_fault, run_id, self._settings.faults_enabled)
+            begun = await self._claim(run_id)
             if begun is None:
                 return
-            run, fault = begun
-            self._publish_run(run)
-            override = None
+            fault, override = None, None
+            if begun is not True:
+                run, fault = begun
+                self._publish_run(run)
             if fault is not None:
                 if fault.kind == "delay":
                     await asyncio.sleep(int(fault.value or 0) / 1000)
@@ -237,10 +365,10 @@ class Runner:
                     error = {"code": fault.value, "message": f"Injected fault: {fault.value}."}
                     if fault.retry_after is not None:
                         error["retry_after_seconds"] = fault.retry_after
-                    await self._finish(run_id, "failed", last_error=error)
+                    await self._finish(run_id, "failed", owned=True, last_error=error)
                     return
                 elif fault.kind == "expire":
-                    await self._finish(run_id, "expired")
+                    await self._finish(run_id, "expired", owned=True)
                     return
                 elif fault.kind == "incomplete":
                     override = fault.value
@@ -257,10 +385,12 @@ class Runner:
             raise
         except ResponderError as exc:
             error = exc.last_error()
-            await self._finish(run_id, "failed", from_statuses=("in_progress",), last_error=error)
+            await self._finish(
+                run_id, "failed", owned=True, from_statuses=("in_progress",), last_error=error
+            )
         except Exception:
             log.exception("run %s failed", run_id)
-            await self._finish(run_id, "failed", last_error=dict(SERVER_ERROR))
+            await self._finish(run_id, "failed", owned=True, last_error=dict(SERVER_ERROR))
 
     async def _respond(self, run_id: str) -> Reply | ToolCalls | None:
         run, state, _assistant, messages = await self._db.run(progress.context, run_id)
@@ -273,7 +403,7 @@ class Runner:
         return result
 
     async def _ask_for_tools(self, run_id: str, result: ToolCalls) -> None:
-        done = await self._db.run(progress.require_action, run_id, result.calls, result.usage)
+        done = await self._owned(progress.require_action, run_id, result.calls, result.usage)
         if done is None:
             return
         step, run = done
@@ -286,11 +416,12 @@ class Runner:
             await self._finish(
                 run_id,
                 "incomplete",
+                owned=True,
                 from_statuses=("in_progress",),
                 incomplete_details={"reason": reason},
             )
             return
-        started = await self._db.run(progress.start_message, run_id)
+        started = await self._owned(progress.start_message, run_id)
         if started is None:
             return
         step, message = started
@@ -301,7 +432,7 @@ class Runner:
         for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
             await self._events.room(run_id)
             self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
-        done = await self._db.run(
+        done = await self._owned(
             progress.complete_reply, run_id, step, message, reply.text, reply.usage, reason
         )
         if done is None:

@@ -98,6 +98,11 @@ class ServerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=5.0, ge=0, description="on SIGTERM, how long executing runs get to finish"
     )
+    replica_lease_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="PostgreSQL: how long a replica's claim on a run lasts unless renewed (takeover)",
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @field_validator("db_path", mode="before")

@@ -18,6 +18,7 @@ import time
 
 from threadloom.threads_server.storage.connection import Conn, Dialect
 from threadloom.threads_server.storage.errors import StartupError
+from threadloom.threads_server.storage.lease_schema import LEASE_MIGRATION
 
 ADVISORY_LOCK_KEY = 7_408_001_013
 """PostgreSQL advisory lock id taken while migrating (any constant no other tool uses)."""
@@ -63,6 +64,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active ON runs (thread_id)"
         " WHERE status IN ('queued', 'in_progress', 'requires_action', 'cancelling')",
     ),
+    LEASE_MIGRATION,  # 3: run leases for replicas (lease_schema.py)
 )
 LATEST = len(MIGRATIONS)
 

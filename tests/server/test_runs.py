@@ -57,6 +57,7 @@ async def test_thread_lock_error_texts(api: Api) -> None:
     thread = await api.thread("hi")
     tid = thread["id"]
     run = await api.run(tid, assistant["id"], metadata={"fault": "stall"})
+    await api.wait(run, until={"in_progress"})  # a replica claims it a moment after the create
     added = await api.client.post(f"/threads/{tid}/messages", json={"role": "user", "content": "x"})
     assert added.status_code == 400
     assert added.json()["error"] == {

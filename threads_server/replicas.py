@@ -158,6 +158,14 @@ class Replica:
         """Hand the run over: other replicas may claim it at once."""
         return await self._db.run(leases.release, self.id, run_id)
 
+    async def release_held(self) -> list[str]:
+        """Hand over every run whose lease this replica still holds (the end of a drain)."""
+        released = []
+        for run_id in await self._db.run(leases.held_by, self.id):
+            if await self.release(run_id):
+                released.append(run_id)
+        return released
+
     def announce_free(self) -> None:
         """Tell the other replicas to sweep now (runs were released or left unclaimed)."""
         self.relay.control("free")

@@ -135,6 +135,11 @@ class Runner:
             done = await self._db.run(progress.interrupt, run_id, SHUTDOWN_ERROR)
             self._announce_end(run_id, done)
         if self._replica is not None:
+            # A claim whose task was cancelled above may have committed after that task's
+            # hand-over (the database call outlives its cancelled caller): release it too, so no
+            # run waits for this replica's lease to lapse.
+            for run_id in await self._replica.release_held():
+                self._events.publish(run_id, "error", HANDED_OVER)
             self._replica.announce_free()
             with contextlib.suppress(TimeoutError):
                 await self._replica.relay.flush(1.0)
@@ -226,6 +231,11 @@ class Runner:
             del self._tasks[run_id]
 
     # -- what the lease loops call (replicas.Executor) ------------------------------------------
+
+    @property
+    def replica_id(self) -> str | None:
+        """This process's replica id on PostgreSQL (None on SQLite: one process executes)."""
+        return self._replica.id if self._replica is not None else None
 
     def executing(self) -> list[str]:
         """Ids of the runs this process is executing."""

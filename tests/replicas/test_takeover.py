@@ -138,3 +138,34 @@ def test_a_replica_that_lost_its_lease_can_no_longer_write_the_run(postgres_url)
             None,
         )
     assert _in_transaction(postgres_url, _messages_of, run_id) == []  # B discarded A's partial one
+
+
+def _claimed_without_a_task(conn: PostgresConn, owner: str) -> dict[str, str]:
+    """A run whose claim by `owner` committed although its task was gone (cancelled by a drain
+    while the claim's database call was still running)."""
+    assistant = create_assistant(conn, {"model": "echo"})
+    thread = create_thread(conn, {"messages": [{"role": "user", "content": "hand me over"}]})
+    run = create_run(conn, thread["id"], {"assistant_id": assistant["id"]}, 600)
+    assert leases.take_over_and_begin(conn, run["id"], owner, time.time(), 60.0, False) is not None
+    return {"thread": thread["id"], "run": run["id"]}
+
+
+async def test_a_drain_hands_over_a_claim_that_committed_after_its_task_was_cancelled(
+    postgres_url,
+) -> None:
+    # Replica A holds a 60 s lease on a run it executes nowhere; its graceful shutdown must release
+    # it, or replica B could take the run only once the lease lapses, a minute later.
+    async with running_server(postgres_url, replica_lease_seconds=60) as first:
+        owner = first.app.state.services.runner.replica_id
+        ids = _in_transaction(postgres_url, _claimed_without_a_task, owner)
+    async with (
+        running_server(postgres_url, replica_lease_seconds=60) as second,
+        httpx.AsyncClient(base_url=second.base_url, timeout=30) as client,
+    ):
+        run = await _settled(client, ids)
+        assert run["status"] == "completed", run
+        listed = (await client.get(f"/threads/{ids['thread']}/messages", params={"order": "asc"})).json()
+        assert [m["content"][0]["text"]["value"] for m in listed["data"]] == [
+            "hand me over",
+            "Echo: hand me over",
+        ]

@@ -28,7 +28,7 @@ from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest
 
 THREADS = 6
 RUN_MS = 2500
-LEASE_SECONDS = "1"
+LEASE_SECONDS = "2"  # short for a quick takeover; long enough that a loaded CI machine renews in time
 
 
 def _owned(url: str, replica: Replica) -> set[str]:

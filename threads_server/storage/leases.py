@@ -181,6 +181,15 @@ def release(conn: Conn, owner: str, run_id: str) -> bool:
     return True
 
 
+def held_by(conn: Conn, owner: str) -> list[str]:
+    """Ids of the executing runs whose lease `owner` holds (a drain's last look: a claim that was
+    in flight when its task was cancelled may have committed after the task's hand-over)."""
+    rows = conn.execute(
+        "SELECT id FROM runs WHERE lease_owner = ? AND status IN (?, ?, ?)", (owner, *EXECUTING)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def due_for_expiry(conn: Conn, at: float, limit: int) -> list[str]:
     """Ids of active runs past their `expires_at` that no live lease covers.
 

@@ -30,9 +30,12 @@ demo: $(BASE_STAMP)
 dev: $(BASE_STAMP)
 	$(BIN)/threadloom dev
 
-# pytest exits 5 when it collected no tests; that is reported, not failed.
+# pytest exits 5 when it collected no tests; that is reported, not failed. The tests run in
+# TEST_WORKERS processes (pytest-xdist), a test file per process at a time: most of a test's time is
+# spent waiting on servers, so two processes share two cores well.
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q; status=$$?; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 lint: $(TEST_STAMP)

@@ -31,6 +31,7 @@ def test_the_recorded_file_holds_no_text() -> None:
         (new_key_entry("k2"), 1, "key 'k1', which the key ring (k2) does not hold"),
         (None, 1, "encrypted with key 'k1' but encryption is off"),
     ],
+    ids=["rotated-ring", "ring-without-k1", "encryption-off"],  # stable ids: the keys are random
 )
 async def test_replay_command_uses_the_key_ring(
     keys: str | None, code: int, line: str, capsys: pytest.CaptureFixture[str]

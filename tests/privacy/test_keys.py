@@ -91,6 +91,7 @@ async def test_payloads_from_before_encryption_decode_as_they_are() -> None:
         ("just-a-key", "entry 1 is not `id:base64key`"),
         (" , ", "holds no key"),
     ],
+    ids=["short-key", "not-base64", "duplicate-id", "no-id", "empty"],  # stable ids: K1 is random
 )
 def test_malformed_rings_are_refused(ring: str, message: str) -> None:
     with pytest.raises(EncryptionKeyError, match=message):

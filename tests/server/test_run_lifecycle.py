@@ -89,10 +89,14 @@ def _dechunk(raw: bytes) -> bytes:
 
 
 async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(db) -> None:
+    # The reply's deltas must outgrow every buffer between the server and the stalled reader (the
+    # kernel's loopback send buffer grows to 4 MiB): 20,000 deltas of 200-character words are about
+    # 8 MiB. With short words (about 5 MiB) the buffers once swallowed the whole stream.
     settings = {"stream_queue_max_events": 20, "stream_stall_seconds": 0.3, "stream_delta_words": 1}
-    async with running_server(db, **settings) as server:
+    limits = {"max_message_chars": 5_000_000, "max_body_bytes": 8 * 1024 * 1024}
+    async with running_server(db, **settings, **limits) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-            text = " ".join(f"w{i}" for i in range(20_000))
+            text = " ".join(f"w{i:05d}".ljust(200, "x") for i in range(20_000))
             thread_id = await new_thread(client, text)
             body = json.dumps({"assistant_id": await new_assistant(client), "stream": True}).encode()
         # A reader with a small receive buffer that stops reading: the server cannot push it all.

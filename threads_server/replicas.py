@@ -136,15 +136,29 @@ class Replica:
 
     async def claim(self, run_id: str, faults_enabled: bool) -> Any:
         """Take the run for this replica (discarding a lost execution's partial output), and begin
-        it if it is `queued`: `leases.take_over_and_begin`."""
-        return await self._db.run(
-            leases.take_over_and_begin,
-            run_id,
-            self.id,
-            time.time(),
-            self.lease_seconds,
-            faults_enabled,
+        it if it is `queued`: `leases.take_over_and_begin`.
+
+        Cancelled (a drain stopping the run's task), it still waits for the transaction, which goes
+        on in its database thread, and hands back what it claimed: otherwise a claim that commits
+        after the drain's last look leaves the run to wait for this replica's lease to lapse.
+        """
+        transaction = asyncio.ensure_future(
+            self._db.run(
+                leases.take_over_and_begin,
+                run_id,
+                self.id,
+                time.time(),
+                self.lease_seconds,
+                faults_enabled,
+            )
         )
+        try:
+            return await asyncio.shield(transaction)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if await transaction is not None:
+                    await self.release(run_id)
+            raise
 
     async def owned(self, fn: Any, run_id: str, *args: Any) -> Any:
         """`fn(conn, run_id, *args)` in one transaction, if this replica still holds the run (else

@@ -20,7 +20,7 @@ from typing import Any
 
 ASSISTANT_PREFIX = "assistant:"
 Limit = tuple[str, str, int]
-"""`(field, value, cap)`: the run's `field` ("model" or "assistant_id") equal to `value`, at most `cap`."""
+"""`(field, value, cap)`: at most `cap` runs whose `field` ("model", "assistant_id") is `value`."""
 
 
 @dataclass(frozen=True)

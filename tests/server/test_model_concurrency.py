@@ -64,8 +64,8 @@ async def test_a_waiting_run_honours_cancel_deletion_and_expiry(make_api: ApiFac
         tools_thread = await api.thread("/tool lookup")
         waiting = await api.wait(await api.run(tools_thread["id"], assistant["id"]))
         assert waiting["status"] == "requires_action"  # waiting for outputs takes no slot
-        while time.time() < waiting["created_at"] + 1:  # the stalled run expires a second later
-            await asyncio.sleep(0.05)
+        # the stalled run is created a second later, so it expires a second after W
+        await asyncio.sleep(max(0.0, waiting["created_at"] + 1 - time.time()))
         (stalled,) = await _runs(api, assistant["id"], 1, metadata={"fault": "stall"})
         stalled = await api.wait(stalled, until={"in_progress"})
         cancelled, deleted = await _runs(api, assistant["id"], 2)

@@ -73,9 +73,7 @@ def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) 
     return loaded[0], loaded[1], holder
 
 
-def claimable(
-    conn: Conn, at: float, limit: int, caps: RunCaps | None = None
-) -> list[tuple[str, bool]]:
+def claimable(conn: Conn, at: float, limit: int, caps: RunCaps | None = None) -> list[tuple[str, bool]]:
     """Executing runs nobody holds a live lease on (oldest first): `(id, lapsed)`, where `lapsed`
     says a replica held it (and died or stalled) rather than nobody yet (new, or released).
 

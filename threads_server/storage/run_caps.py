@@ -11,7 +11,7 @@ by the runs behind it does not change when it starts.
 
 Correct across replicas: the check and the `queued → in_progress` write are one transaction, which
 first takes the cap's own lock (`conn.lock("run-cap:…")`: a PostgreSQL advisory lock; SQLite's one
-writer serializes anyway), so two replicas that each see cap − 1 runs in progress cannot both start
+writer serializes anyway), so two replicas that each see cap - 1 runs in progress cannot both start
 one; at READ COMMITTED the second, once it holds the lock, counts the run the first one started.
 Locks are taken after the run's thread lock and in sorted order, so claims never wait in a cycle.
 

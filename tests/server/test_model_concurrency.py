@@ -23,6 +23,14 @@ async def _status(api: Api, run: dict[str, Any]) -> dict[str, Any]:
     return await api.ok("GET", f"/threads/{run['thread_id']}/runs/{run['id']}")
 
 
+async def _observe(api: Api, runs: list[dict[str, Any]]) -> list[str]:
+    """The runs' statuses, read one by one newest first: as runs start in creation order, every
+    run seen `in_progress` was so when the newest of them was read, and an older run seen `queued`
+    was so when a newer one was seen started; so the checks below see no transient double count."""
+    statuses = [(await _status(api, run))["status"] for run in reversed(runs)]
+    return statuses[::-1]
+
+
 async def _runs(api: Api, assistant_id: str, count: int, **fields: Any) -> list[dict[str, Any]]:
     """`count` runs, each on a new thread, created one right after the other (creation order)."""
     runs = []
@@ -39,7 +47,7 @@ async def test_runs_past_the_cap_wait_and_start_in_creation_order(make_api: ApiF
         most, observations = 0, 0
         async with asyncio.timeout(20):
             while True:
-                statuses = [(await _status(api, run))["status"] for run in runs]
+                statuses = await _observe(api, runs)
                 observations += 1
                 running = statuses.count("in_progress")
                 most = max(most, running)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.server.conftest import ApiFactory
 from tests.server.helpers import Api
+from threadloom.threads_server.cli import serve_main
 from threadloom.threads_server.run_caps import RunCaps
 from threadloom.threads_server.settings import ServerSettings
 
@@ -114,3 +115,9 @@ def test_cap_settings_parse_and_refuse_bad_values() -> None:
     for bad in ("gpt-4o", "gpt-4o=0", "gpt-4o=two", "=3", "a=1,a=2", "*=1,*=2"):
         with pytest.raises(ValueError, match="model concurrency entry"):
             ServerSettings(model_concurrency=bad)
+
+
+def test_serve_refuses_a_bad_cap_at_start_up(capsys: pytest.CaptureFixture[str]) -> None:
+    assert serve_main(["--model-concurrency", "gpt-4o=0"]) == 2  # before any database is opened
+    error = capsys.readouterr().err
+    assert error.startswith("threadloom serve: model_concurrency: model concurrency entry 'gpt-4o=0'")

@@ -68,13 +68,14 @@ async def test_a_waiting_run_honours_cancel_deletion_and_expiry(make_api: ApiFac
     """Cap 1, held by a stalled run. Behind it: W (back in `queued` after its tool outputs, so it
     expires first), B (cancelled), C (its thread deleted). None of them starts, none frees the
     slot; once the stalled run is cancelled, the next run starts and completes."""
-    async with make_api(model_concurrency="echo=1", run_expiry_seconds=3) as api:
+    async with make_api(model_concurrency="echo=1", run_expiry_seconds=4) as api:
         assistant = await api.assistant()
         tools_thread = await api.thread("/tool lookup")
         waiting = await api.wait(await api.run(tools_thread["id"], assistant["id"]))
         assert waiting["status"] == "requires_action"  # waiting for outputs takes no slot
-        # the stalled run is created a second later, so it expires a second after W
-        await asyncio.sleep(max(0.0, waiting["created_at"] + 1 - time.time()))
+        # the stalled run is created two seconds later, so it expires two seconds after W (time
+        # enough to set W up before it expires, and to look at the stalled run after)
+        await asyncio.sleep(max(0.0, waiting["created_at"] + 2 - time.time()))
         (stalled,) = await _runs(api, assistant["id"], 1, metadata={"fault": "stall"})
         stalled = await api.wait(stalled, until={"in_progress"})
         cancelled, deleted = await _runs(api, assistant["id"], 2)

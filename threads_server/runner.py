@@ -215,8 +215,8 @@ class Runner:
                 task.cancel()
             run.update(status="cancelled", cancelled_at=stamp, expires_at=None, required_action=None)
             self._events.publish(run["id"], "thread.run.cancelled", run, gone=True)
-        if active:
-            self._wake_held_back()
+        for run in active:
+            self._wake_held_back(run)
         return deleted
 
     # -- internals ----------------------------------------------------------------------------
@@ -308,16 +308,17 @@ class Runner:
             self.finish_times.record(run["id"], run["status"])
         self._events.publish(run["id"], event or f"thread.run.{run['status']}", run)
         if run["status"] not in ("queued", "in_progress"):
-            self._wake_held_back()
+            self._wake_held_back(run)
 
     # -- concurrency caps -----------------------------------------------------------------------
 
-    def _wake_held_back(self) -> None:
-        """A run left `queued` / `in_progress`: start the runs a cap held back that may start now.
+    def _wake_held_back(self, run: dict[str, Any]) -> None:
+        """`run` left `queued` / `in_progress`: if a cap applies to it, start the runs a cap held
+        back that may start now (a run no cap names frees no slot and moves no queue).
 
         One look at a time; a request while one runs makes it look once more when done.
         """
-        if self._caps is None:
+        if self._caps is None or not self._caps.limits_of(run):
             return
         if self._waking is not None and not self._waking.done():
             self._wake_again = True

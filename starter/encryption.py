@@ -12,9 +12,17 @@ ring from `<home>/encryption-keys`, which `threadloom dev` creates (one setting 
 
 Nothing falls back to plaintext: a malformed ring, or encryption turned on with no ring, fails when the
 client or worker is built; a payload encrypted under a key id the ring lacks (or a worker with
-encryption off) fails to decode with `EncryptionKeyError` naming that key id. Payloads written before
-encryption was turned on carry no `binary/encrypted` marker and decode as they are, so turning it on
-breaks no running conversation.
+encryption off) fails to decode with `EncryptionKeyError` naming that key id.
+
+**Strict by default.** With encryption on, a payload that is not encrypted (plaintext where ciphertext
+is expected: written before encryption was turned on, or by a client without the codec, or put into
+the history by someone who should not) fails to decode with `PlaintextPayloadError` (an
+`EncryptionKeyError`) naming its encoding, never its content: a worker does not run a turn on it,
+a client does not return it. Migrating histories written before encryption was turned on (running
+conversations, recorded histories to replay) is the one reason to accept them:
+`THREADLOOM_ENCRYPTION_ALLOW_PLAINTEXT=true` lets such payloads decode as they are, while every new
+payload is still encrypted; turn it off again once no open workflow holds plaintext. The codec
+server always passes plaintext payloads through: it only shows histories, it executes nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 class EncryptionKeyError(RuntimeError):
     """A key is missing, malformed or unknown; the message names the key id and the setting."""
+
+
+class PlaintextPayloadError(EncryptionKeyError):
+    """Encryption is on and a payload is not encrypted (strict mode; see the module docstring)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -128,11 +140,13 @@ class EncryptionCodec(PayloadCodec):
     """AES-256-GCM over whole payloads with the ring's first key; decrypts with any key of the ring.
 
     With `ring=None` (encryption off) it encodes nothing, and decoding an encrypted payload fails
-    with a message naming its key id instead of the SDK's "unknown encoding".
+    with a message naming its key id instead of the SDK's "unknown encoding". With a ring, decoding
+    a payload that is not encrypted fails (`PlaintextPayloadError`) unless `allow_plaintext`.
     """
 
-    def __init__(self, ring: KeyRing | None) -> None:
+    def __init__(self, ring: KeyRing | None, *, allow_plaintext: bool = False) -> None:
         self.ring = ring
+        self.allow_plaintext = allow_plaintext or ring is None
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys} if ring else {}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -150,13 +164,28 @@ class EncryptionCodec(PayloadCodec):
         return encrypted
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt the encrypted payloads; the others (written before encryption) pass unchanged.
+        """Decrypt the encrypted payloads; the others pass unchanged where plaintext is allowed.
 
         Raises:
             EncryptionKeyError: a payload's key id is not in the ring (or encryption is off here),
                 or its key does not open it.
+            PlaintextPayloadError: a payload is not encrypted, and plaintext is not allowed.
         """
-        return [self._decrypt(p) if p.metadata.get("encoding") == ENCODING else p for p in payloads]
+        return [
+            self._decrypt(p) if p.metadata.get("encoding") == ENCODING else self._plain(p)
+            for p in payloads
+        ]
+
+    def _plain(self, payload: Payload) -> Payload:
+        if self.allow_plaintext:
+            return payload
+        encoding = payload.metadata.get("encoding", b"").decode("utf-8", "replace")[:64]
+        raise PlaintextPayloadError(
+            f"a payload is not encrypted (encoding {encoding or 'none'!r}) but encryption is on: "
+            "it was written without the codec (before encryption was turned on, or by a client "
+            "without the key ring); set THREADLOOM_ENCRYPTION_ALLOW_PLAINTEXT=true only while "
+            "migrating histories written before encryption"
+        )
 
     def _decrypt(self, payload: Payload) -> Payload:
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
@@ -247,17 +276,18 @@ def ensure_key_file(settings: Settings) -> Path | None:
     return path
 
 
-def encrypted_converter(ring: KeyRing | None) -> DataConverter:
+def encrypted_converter(ring: KeyRing | None, *, allow_plaintext: bool = False) -> DataConverter:
     """The pydantic data converter with the codec of `ring` (None: encryption off, decoding guarded).
 
     With a ring, failure messages and stack traces move into the failure's encoded attributes, so
-    the codec encrypts them too (a tool's error often quotes its arguments).
+    the codec encrypts them too (a tool's error often quotes its arguments), and payloads that are
+    not encrypted fail to decode unless `allow_plaintext` (migrating older histories).
     """
     if ring is None:
         return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(None))
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring),
+        payload_codec=EncryptionCodec(ring, allow_plaintext=allow_plaintext),
         failure_converter_class=EncryptedFailureConverter,
     )
 
@@ -268,4 +298,4 @@ def data_converter(settings: Settings) -> DataConverter:
     Raises:
         EncryptionKeyError: as `key_ring`.
     """
-    return encrypted_converter(key_ring(settings))
+    return encrypted_converter(key_ring(settings), allow_plaintext=settings.encryption_allow_plaintext)

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import PayloadCodec
 
 from threadloom.starter.api import connect_client
+from threadloom.starter.encryption import EncryptionCodec
 from threadloom.starter.settings import Settings
 
 
@@ -90,6 +91,8 @@ async def history_command(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect_client(settings)
     history = await fetch_history(client, args.workflow_id, args.run_id)
     codec = client.data_converter.payload_codec
+    if isinstance(codec, EncryptionCodec):  # a display: search attributes are plaintext by design
+        codec = EncryptionCodec(codec.ring, allow_plaintext=True)
     if getattr(args, "decode", False) and codec is not None:
         for event in history.events:
             await decode_payloads(event, codec)

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         description="key ring `id:base64key,…` (32-byte keys): the first encrypts, all decrypt; "
         "setting it turns encryption on",
     )
+    encryption_allow_plaintext: bool = Field(
+        default=False,
+        description="with encryption on, accept payloads that are not encrypted (only while "
+        "migrating histories written before encryption; off: they fail to decode)",
+    )
     codec_host: str = Field(default="127.0.0.1", description="where `threadloom codec-server` binds")
     codec_port: int = 8234
     codec_token: SecretStr | None = Field(

@@ -19,6 +19,8 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from threadloom.starter.cli import build_parser
+from threadloom.starter.codec_server import codec_token, cors_origins
+from threadloom.starter.encryption import encryption_on, key_file
 from threadloom.starter.settings import Settings
 from threadloom.threads_server.cli import build_parser as serve_parser
 from threadloom.threads_server.settings import LLMSettings, ServerSettings
@@ -26,6 +28,7 @@ from threadloom.workflows.contracts import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "compose-test-key"
+TOKEN = "compose-test-codec-token"
 
 
 def compose_binary() -> Path:
@@ -41,12 +44,17 @@ def compose_binary() -> Path:
     return binary
 
 
-def run_compose(*args: str, api_key: str | None = KEY) -> subprocess.CompletedProcess[str]:
-    """`docker compose -f docker-compose.yml ARGS` in a clean environment, with the key or without."""
+def run_compose(
+    *args: str, api_key: str | None = KEY, codec_token: str | None = TOKEN
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose -f docker-compose.yml ARGS` in a clean environment, with the key (and the
+    codec server's token) or without."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("THREADLOOM_")}
     env.pop("POSTGRES_PASSWORD", None)
     if api_key is not None:
         env["THREADLOOM_SERVER_API_KEY"] = api_key
+    if codec_token is not None:
+        env["THREADLOOM_CODEC_TOKEN"] = codec_token
     command = [str(compose_binary()), "-f", str(ROOT / "docker-compose.yml"), *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
@@ -95,6 +103,7 @@ def test_compose_has_the_production_shaped_services(compose: dict[str, Any]) -> 
         "threads-server",
         "threads-api",
         "worker",
+        "codec-server",
     }
     needs = {name: service.get("depends_on", {}) for name, service in services.items()}
     assert needs["temporal"]["temporal-schema"]["condition"] == "service_completed_successfully"
@@ -132,7 +141,7 @@ def test_published_ports_stay_on_loopback_by_default(compose: dict[str, Any]) ->
         for name, service in compose["services"].items()
         for port in service.get("ports", [])
     ]
-    assert {name for name, _ in published} == {"temporal", "temporal-ui", "threads-api"}
+    assert {name for name, _ in published} == {"temporal", "temporal-ui", "threads-api", "codec-server"}
     assert {host for _, host in published} == {"127.0.0.1"}
 
 
@@ -222,4 +231,56 @@ def test_dockerfile_installs_the_wheel_built_from_the_project() -> None:
 
 def test_dockerignore_keeps_state_and_venvs_out_of_the_build_context() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".venv", ".threadloom", ".git"} <= ignored
+    assert {".venv", ".threadloom", ".git", "encryption-keys"} <= ignored
+    assert "encryption-keys" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_stack_refuses_to_start_without_a_codec_token() -> None:
+    for missing in (None, ""):
+        answer = run_compose("config", "--quiet", codec_token=missing)
+        assert answer.returncode != 0
+        assert "THREADLOOM_CODEC_TOKEN" in answer.stderr
+
+
+def _settings_of(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The threadloom `Settings` a service's container would read from its environment."""
+    for name in list(os.environ):
+        if name.startswith("THREADLOOM_"):
+            monkeypatch.delenv(name)
+    for name, value in (service.get("environment") or {}).items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def test_workers_and_the_codec_server_read_the_ring_from_a_secret(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = compose["services"]
+    assert compose["secrets"]["encryption-keys"]["file"] == str(ROOT / "encryption-keys")
+    for name in ("worker", "codec-server"):
+        settings = _settings_of(services[name], monkeypatch)
+        assert encryption_on(settings), name
+        (secret,) = services[name]["secrets"]
+        assert secret["source"] == "encryption-keys"
+        assert secret["target"] == str(key_file(settings)), name  # where `key_ring` reads it
+    for service in services.values():  # no key in the file: never a ring in an environment
+        assert "THREADLOOM_ENCRYPTION_KEYS" not in (service.get("environment") or {})
+    assert "THREADLOOM_ENCRYPTION_KEYS=" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_the_ui_decrypts_through_the_codec_server(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = compose["services"]
+    codec = services["codec-server"]
+    assert codec["command"][:2] == ["threadloom", "codec-server"]
+    assert build_parser().parse_args(codec["command"][1:]).command == "codec-server"
+    settings = _settings_of(codec, monkeypatch)
+    assert codec_token(settings, settings.codec_host) == TOKEN  # binds 0.0.0.0: the token is set
+    (port,) = codec["ports"]
+    assert (port["host_ip"], int(port["target"])) == ("127.0.0.1", settings.codec_port)
+    ui = services["temporal-ui"]
+    endpoint = ui["environment"]["TEMPORAL_CODEC_ENDPOINT"]
+    assert endpoint == f"http://localhost:{port['published']}/{TOKEN}"
+    (ui_port,) = ui["ports"]
+    assert f"http://localhost:{ui_port['published']}" in cors_origins(settings)

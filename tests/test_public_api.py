@@ -25,6 +25,7 @@ EXPECTED = {
     "TurnOutcomeUnknown",
     "ThreadBusy",
     "RunFailed",
+    "EncryptionKeyError",
 }
 
 

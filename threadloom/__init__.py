@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from threadloom.activities.tools import ToolRegistry
     from threadloom.starter.api import Threadloom, TurnHandle
+    from threadloom.starter.encryption import EncryptionKeyError
     from threadloom.starter.errors import (
         AssistantNotFound,
         ConversationNotFound,
@@ -61,6 +62,7 @@ _HOMES = {
     "ConversationLimits": "threadloom.workflows.conversation_contracts",
     "ConversationNotFound": _ERRORS,
     "ConversationRestarting": _ERRORS,
+    "EncryptionKeyError": "threadloom.starter.encryption",
     "InvalidRequest": _ERRORS,
     "PollSettings": _CONTRACTS,
     "RunCancelled": _ERRORS,
@@ -93,6 +95,7 @@ __all__ = [
     "ConversationLimits",
     "ConversationNotFound",
     "ConversationRestarting",
+    "EncryptionKeyError",
     "InvalidRequest",
     "PollSettings",
     "RunCancelled",

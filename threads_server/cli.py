@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--faults", action="store_true", help="enable fault injection")
     parser.add_argument(
+        "--model-concurrency",
+        metavar="CAPS",
+        help="cap concurrent runs: `gpt-4o=5,assistant:asst_…=2,*=10` (past it runs stay queued)",
+    )
+    parser.add_argument(
         "--insecure-no-auth",
         action="store_true",
         help="serve a non-loopback --host without an API key (anyone who reaches it can use it)",
@@ -58,6 +63,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         ("port", "port"),
         ("db", "database_url"),
         ("responder", "responder"),
+        ("model_concurrency", "model_concurrency"),
     ):
         value = getattr(args, name)
         if value is not None:

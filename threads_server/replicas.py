@@ -98,6 +98,7 @@ class Replica:
         self.lease_seconds = settings.replica_lease_seconds
         self.sweep_seconds = min(1.0, self.lease_seconds / 4)
         self.draining = False
+        self.caps = settings.run_caps
         self._db = db
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -136,7 +137,8 @@ class Replica:
 
     async def claim(self, run_id: str, faults_enabled: bool) -> Any:
         """Take the run for this replica (discarding a lost execution's partial output), and begin
-        it if it is `queued`: `leases.take_over_and_begin`.
+        it if it is `queued`: `leases.take_over_and_begin` (None when a concurrency cap holds a
+        queued run back: it stays unclaimed).
 
         Cancelled (a drain stopping the run's task), it still waits for the transaction, which goes
         on in its database thread, and hands back what it claimed: otherwise a claim that commits
@@ -150,6 +152,7 @@ class Replica:
                 time.time(),
                 self.lease_seconds,
                 faults_enabled,
+                self.caps,
             )
         )
         try:
@@ -236,7 +239,7 @@ class Replica:
         now = time.time()
         mine = set(self._executor.executing())
         unclaimed = set()
-        for run_id, lapsed in await self._db.run(leases.claimable, now, SWEEP_LIMIT):
+        for run_id, lapsed in await self._db.run(leases.claimable, now, SWEEP_LIMIT, self.caps):
             if run_id in mine or self.draining:
                 continue
             if lapsed or announced or run_id in self._unclaimed:

@@ -20,6 +20,12 @@ Where a run executes depends on the backend:
   hands its runs over to the other replicas instead of failing them. Cancellation, expiry and thread
   deletion work from any replica; the executing replica hears of them through the relayed events
   (`remote_event`) and stops its task.
+
+With concurrency caps (`run_caps.py`), the claim refuses a queued run whose model (or assistant)
+has no room: its task ends and the run stays `queued`, unclaimed (cancel, expiry and deletion treat
+it as any queued run). Whenever this process moves a run out of `queued` / `in_progress` it looks
+for the runs a cap held back that may start now and starts them (`_wake_held_back`); on PostgreSQL
+the other replicas' sweeps also find them, within a second, should this one die first.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from typing import Any
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event, RunEvents, error_data
 from threadloom.threads_server.expiry import Expiries, is_due
 from threadloom.threads_server.finish_times import FinishTimes
-from threadloom.threads_server.replicas import MAX_TAKEOVERS, Replica
+from threadloom.threads_server.replicas import MAX_TAKEOVERS, SWEEP_LIMIT, Replica
 from threadloom.threads_server.responders import (
     Reply,
     Responder,
@@ -45,7 +51,7 @@ from threadloom.threads_server.responders import (
 )
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
-from threadloom.threads_server.storage import Database
+from threadloom.threads_server.storage import Database, leases
 from threadloom.threads_server.storage import run_progress as progress
 from threadloom.threads_server.storage import runs as storage_runs
 
@@ -87,6 +93,9 @@ class Runner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._expiries = Expiries(self._on_expiry)
         self._background: set[asyncio.Task[Any]] = set()
+        self._caps = settings.run_caps
+        self._waking: asyncio.Task[None] | None = None
+        self._wake_again = False
         self.finish_times = FinishTimes()
         """Millisecond-precision moments of terminal transitions (`/_threadloom/runs/…`)."""
 
@@ -206,6 +215,8 @@ class Runner:
                 task.cancel()
             run.update(status="cancelled", cancelled_at=stamp, expires_at=None, required_action=None)
             self._events.publish(run["id"], "thread.run.cancelled", run, gone=True)
+        for run in active:
+            self._wake_held_back(run)
         return deleted
 
     # -- internals ----------------------------------------------------------------------------
@@ -296,6 +307,42 @@ class Runner:
         if run["status"] in TERMINAL_RUN_STATUSES:
             self.finish_times.record(run["id"], run["status"])
         self._events.publish(run["id"], event or f"thread.run.{run['status']}", run)
+        if run["status"] not in ("queued", "in_progress"):
+            self._wake_held_back(run)
+
+    # -- concurrency caps -----------------------------------------------------------------------
+
+    def _wake_held_back(self, run: dict[str, Any]) -> None:
+        """`run` left `queued` / `in_progress`: if a cap applies to it, start the runs a cap held
+        back that may start now (a run no cap names frees no slot and moves no queue).
+
+        One look at a time; a request while one runs makes it look once more when done.
+        """
+        if self._caps is None or not self._caps.limits_of(run):
+            return
+        if self._waking is not None and not self._waking.done():
+            self._wake_again = True
+            return
+        self._waking = asyncio.create_task(self._start_held_back(), name="runner: held-back runs")
+        self._background.add(self._waking)
+        self._waking.add_done_callback(self._background.discard)
+
+    async def _start_held_back(self) -> None:
+        assert self._caps is not None
+        again = True
+        while again:
+            self._wake_again = False
+            if self._replica is not None and self._replica.draining:
+                self._replica.announce_free()  # shutting down: another replica starts them
+                return
+            try:
+                ready = await self._db.run(leases.startable, time.time(), SWEEP_LIMIT, self._caps)
+            except Exception as exc:  # the next finish (or a replica's sweep) looks again
+                log.warning("cannot look for runs held back by a cap: %s", exc)
+                return
+            for run_id in ready:
+                self._start_id(run_id)
+            again = self._wake_again
 
     async def _finish(self, run_id: str, status: str, *, owned: bool = False, **options: Any) -> None:
         """End the run; `owned`: as its executor (refused if another replica took it over)."""
@@ -314,7 +361,7 @@ class Runner:
         `in_progress`: a takeover or a hand-over), None to stop."""
         faults = self._settings.faults_enabled
         if self._replica is None:
-            return await self._db.run(progress.begin_with_fault, run_id, faults)
+            return await self._db.run(leases.begin_capped, run_id, faults, time.time(), self._caps)
         claimed = await self._replica.claim(run_id, faults)
         if claimed is None:
             return None

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from threadloom.threads_server.auth import exposure_problem
+from threadloom.threads_server.run_caps import RunCaps
 from threadloom.threads_server.storage.target import DatabaseTarget
 
 ResponderName = Literal["auto", "echo", "chat_completions"]
@@ -104,6 +105,24 @@ class ServerSettings(BaseSettings):
         description="PostgreSQL: how long a replica's claim on a run lasts unless renewed (takeover)",
     )
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    # Concurrency caps per model / assistant (issue 17; `run_caps.py` has the format).
+    model_concurrency: str | None = Field(
+        default=None,
+        description="`model=N,assistant:<id>=N,*=N`: runs past a cap stay queued (unset: no cap)",
+    )
+
+    @field_validator("model_concurrency", mode="after")
+    @classmethod
+    def _caps_parse(cls, value: str | None) -> str | None:
+        """A malformed cap stops the server at start-up, naming the entry."""
+        if value is not None:
+            RunCaps.parse(value)
+        return value
+
+    @property
+    def run_caps(self) -> RunCaps | None:
+        """The parsed `model_concurrency` (None: no cap)."""
+        return RunCaps.parse(self.model_concurrency) if self.model_concurrency else None
 
     @field_validator("db_path", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from threadloom.starter.encryption import (
     EncryptionCodec,
     EncryptionKeyError,
     KeyRing,
+    PlaintextPayloadError,
     encrypted_converter,
     key_ring,
     new_key_entry,
@@ -77,8 +78,16 @@ async def test_a_changed_key_or_altered_payload_does_not_decrypt() -> None:
         await EncryptionCodec(KeyRing.parse(f"{K1},k2:{K1.partition(':')[2]}")).decode([sealed])
 
 
-async def test_payloads_from_before_encryption_decode_as_they_are() -> None:
-    assert await EncryptionCodec(KeyRing.parse(K1)).decode([PLAIN]) == [PLAIN]
+async def test_plaintext_is_refused_unless_migrating() -> None:
+    refused = "not encrypted \\(encoding 'json/plain'\\)"
+    with pytest.raises(PlaintextPayloadError, match=refused) as caught:
+        await EncryptionCodec(KeyRing.parse(K1)).decode([PLAIN])
+    assert "noon" not in str(caught.value)  # the refusal never quotes the payload
+    migrating = EncryptionCodec(KeyRing.parse(K1), allow_plaintext=True)
+    assert await migrating.decode([PLAIN]) == [PLAIN]  # written before encryption: as it is
+    [sealed] = await migrating.encode([PLAIN])
+    assert sealed.metadata["encoding"] == b"binary/encrypted"  # new payloads are still encrypted
+    assert await EncryptionCodec(None).decode([PLAIN]) == [PLAIN]  # off: nothing to expect
     assert await EncryptionCodec(None).encode([PLAIN]) == [PLAIN]  # off: nothing encrypted
 
 
@@ -104,25 +113,33 @@ def test_encryption_on_without_a_ring_is_refused(tmp_path: Path) -> None:
     assert key_ring(Settings(home=tmp_path)) is None  # off by default
 
 
-async def test_worker_refuses_a_bad_ring_at_start_up(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "THREADLOOM_ENCRYPTION_KEYS": f"{K2},k1:dG9vIHNob3J0",
-        "THREADLOOM_TEMPORAL_ADDRESS": "127.0.0.1:9",  # never reached: the ring fails first
-    }
+async def _worker_stderr(cwd: Path, **settings: str) -> str:
+    """`threadloom worker` with `settings` in its environment: its stderr (it must exit 1)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLOOM_ENCRYPTION")}
+    env |= {**settings, "THREADLOOM_HOME": str(cwd / ".threadloom")}
+    env["THREADLOOM_TEMPORAL_ADDRESS"] = "127.0.0.1:9"  # never reached: the ring fails first
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "threadloom.starter.cli",
         "worker",
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1, (out, err)
-    assert "threadloom worker: THREADLOOM_ENCRYPTION_KEYS: key 'k1' is 9 bytes" in err.decode()
+    return err.decode()
+
+
+async def test_worker_refuses_a_bad_or_missing_ring_at_start_up(tmp_path: Path) -> None:
+    malformed, missing = await asyncio.gather(
+        _worker_stderr(tmp_path, THREADLOOM_ENCRYPTION_KEYS=f"{K2},k1:dG9vIHNob3J0"),
+        _worker_stderr(tmp_path, THREADLOOM_ENCRYPTION="true"),
+    )
+    assert "threadloom worker: THREADLOOM_ENCRYPTION_KEYS: key 'k1' is 9 bytes" in malformed
+    assert "threadloom worker: THREADLOOM_ENCRYPTION is on but no key ring is set" in missing
 
 
 async def test_worker_without_the_key_fails_the_turn_naming_it(

@@ -19,6 +19,11 @@ lease: a replica that lost its lease (it stalled past the lapse, or its database
 can no longer write the run another replica took over. Claims, owners' writes and hand-overs first
 take the run's thread lock (`runs.lock_run`), as every write to a thread does, so they are
 serialized with each other and with cancellation, deletion and submitted tool outputs.
+
+With concurrency caps (`THREADLOOM_SERVER_MODEL_CONCURRENCY`), a `queued` run is claimable only
+while its model (or assistant) has room (`storage.run_caps.admits`, checked in the claim's own
+transaction under the cap's lock): a run held back is not claimed at all, keeps no lease and stays
+`queued`, so any replica may start it once a slot frees (`startable`), and `claimable` leaves it out.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from typing import Any, TypeVar
 
 from threadloom.threads_server.expiry import is_due
 from threadloom.threads_server.faults import RunFault
+from threadloom.threads_server.run_caps import RunCaps
+from threadloom.threads_server.storage import run_caps
 from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.storage.run_progress import begin_with_fault
 from threadloom.threads_server.storage.runs import lock_run, save_run
@@ -66,15 +73,54 @@ def claim(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float) 
     return loaded[0], loaded[1], holder
 
 
-def claimable(conn: Conn, at: float, limit: int) -> list[tuple[str, bool]]:
+def claimable(conn: Conn, at: float, limit: int, caps: RunCaps | None = None) -> list[tuple[str, bool]]:
     """Executing runs nobody holds a live lease on (oldest first): `(id, lapsed)`, where `lapsed`
-    says a replica held it (and died or stalled) rather than nobody yet (new, or released)."""
+    says a replica held it (and died or stalled) rather than nobody yet (new, or released).
+
+    Queued runs that `caps` hold back are left out (they are not claimable until a slot frees).
+    """
+    blocked = run_caps.held_back(conn, caps) if caps is not None else set()
     rows = conn.execute(
         "SELECT id, lease_owner FROM runs WHERE status IN (?, ?, ?)"
         " AND (lease_owner IS NULL OR lease_expires_at <= ?) ORDER BY seq LIMIT ?",
-        (*EXECUTING, at, limit),
+        (*EXECUTING, at, limit + len(blocked)),
     ).fetchall()
-    return [(row[0], row[1] is not None) for row in rows]
+    return [(row[0], row[1] is not None) for row in rows if row[0] not in blocked][:limit]
+
+
+def held_back_by_cap(conn: Conn, run_id: str, at: float, caps: RunCaps | None) -> bool:
+    """True if the run is `queued`, not yet due, and `caps` hold it back (nothing is then written
+    but its `deadline` column, so the expiry sweep finds it if its own replica's timer is gone).
+
+    Takes the run's thread lock, as a claim does, then the cap's lock (`run_caps.admits`).
+    """
+    if caps is None:
+        return False
+    loaded = lock_run(conn, run_id)
+    if loaded is None or loaded[0]["status"] != "queued" or is_due(loaded[0]["expires_at"], at):
+        return False
+    run, state = loaded
+    if run_caps.admits(conn, caps, run_id, str(run["model"] or ""), str(run["assistant_id"] or "")):
+        return False
+    conn.execute(
+        "UPDATE runs SET deadline = ? WHERE id = ? AND deadline IS NULL",
+        (float(state["deadline"]), run_id),
+    )
+    return True
+
+
+def begin_capped(
+    conn: Conn, run_id: str, faults_enabled: bool, at: float, caps: RunCaps | None
+) -> tuple[dict[str, Any], RunFault | None] | None:
+    """One process (SQLite): `begin_with_fault`, unless `caps` hold the run back (None then)."""
+    if held_back_by_cap(conn, run_id, at, caps):
+        return None
+    return begin_with_fault(conn, run_id, faults_enabled)
+
+
+def startable(conn: Conn, at: float, limit: int, caps: RunCaps) -> list[str]:
+    """Queued runs under a cap that may start now and no live lease holds (`run_caps.startable`)."""
+    return run_caps.startable(conn, caps, at, limit)
 
 
 def renew(conn: Conn, owner: str, run_ids: list[str], until: float) -> list[str]:
@@ -151,13 +197,22 @@ def take_over(conn: Conn, run_id: str, owner: str, at: float, lease_seconds: flo
 
 
 def take_over_and_begin(
-    conn: Conn, run_id: str, owner: str, at: float, lease_seconds: float, faults_enabled: bool
+    conn: Conn,
+    run_id: str,
+    owner: str,
+    at: float,
+    lease_seconds: float,
+    faults_enabled: bool,
+    caps: RunCaps | None = None,
 ) -> tuple[Claimed, tuple[dict[str, Any], RunFault | None] | None] | None:
     """`take_over`, then (a `queued` run not yet due) `begin_with_fault`, in one transaction.
 
     One transaction, as on SQLite, where a run starts with `begin_with_fault` alone: a client sees
-    a new run leave `queued` as soon on either backend.
+    a new run leave `queued` as soon on either backend. None (nothing claimed) for a queued run that
+    `caps` hold back.
     """
+    if held_back_by_cap(conn, run_id, at, caps):
+        return None
     claimed = take_over(conn, run_id, owner, at, lease_seconds)
     if claimed is None:
         return None

@@ -29,10 +29,12 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.test_deploy_files import run_compose
 from threadloom.starter.api import Threadloom
+from threadloom.starter.encryption import KeyRing, encrypted_converter, new_key_entry
 from threadloom.threads_client import ThreadsClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +116,7 @@ def services() -> dict[str, Any]:
     answer = run_compose("config", "--format", "json", api_key=KEY)
     assert answer.returncode == 0, answer.stderr
     built = {n: s for n, s in json.loads(answer.stdout)["services"].items() if "build" in s}
-    assert set(built) == {"threads-migrate", "threads-server", "worker"}
+    assert set(built) == {"codec-server", "threads-migrate", "threads-server", "worker"}
     return built
 
 
@@ -192,9 +194,13 @@ async def test_serve_and_worker_from_the_image_run_a_turn(
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{served}/assistants")).status_code == 401
     task_queue = f"image-{uuid.uuid4().hex[:8]}"
+    # The compose worker encrypts (its ring comes from a compose secret): here the ring is given in
+    # the environment, and the test's client encrypts with the same ring.
+    ring = new_key_entry("image")
     worker_env = image.env(
         services["worker"]["environment"],
         {
+            "THREADLOOM_ENCRYPTION_KEYS": ring,
             "THREADLOOM_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
             "THREADLOOM_THREADS_BASE_URL": served,
             "THREADLOOM_TASK_QUEUE": task_queue,
@@ -213,7 +219,12 @@ async def test_serve_and_worker_from_the_image_run_a_turn(
             async with ThreadsClient(served, KEY, max_retries=0) as threads:
                 assistant = await threads.assistants.create(model="echo", name="image test")
                 thread = await threads.threads.create()
-            loom = Threadloom(temporal_env.client, task_queue=task_queue)
+            client = Client(
+                temporal_env.client.service_client,
+                namespace=temporal_env.client.namespace,
+                data_converter=encrypted_converter(KeyRing.parse(ring)),
+            )
+            loom = Threadloom(client, task_queue=task_queue)
             request = {
                 "thread_id": thread.id,
                 "assistant_id": assistant.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
 
 from threadloom.threads_server import retrieval
 from threadloom.threads_server.errors import APIError
@@ -74,7 +75,15 @@ async def delete_vector_store(vector_store_id: str, svc: Svc) -> dict[str, Any]:
 @router.post("/vector_stores/{vector_store_id}/search")
 async def search_vector_store(vector_store_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     """Search a store's chunks (`retrieval.search`)."""
-    body = await read_body(request, Search)
+    try:
+        body = await read_body(request, Search)
+    except ValidationError as exc:
+        # `errors.validation_error` reads a leading "query" as FastAPI's location, not this field.
+        first = exc.errors()[0]
+        if first.get("loc", ())[:1] == ("query",):
+            message = str(first.get("msg", "invalid value")).rstrip(".")
+            raise APIError(f"Invalid value for 'query': {message}.", param="query") from None
+        raise
     store = await svc.db.run(storage_stores.get_store_row, vector_store_id)
     if storage_stores.is_expired(store):
         raise APIError(f"Vector store '{vector_store_id}' has expired.", param="vector_store_id")

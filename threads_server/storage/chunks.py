@@ -22,6 +22,9 @@ from typing import Any
 from threadloom.threads_server.storage.connection import Conn
 
 MAX_QUERY_WORDS = 64
+INSERT_ROWS = 100
+"""Chunks per INSERT statement (5 parameters each: under SQLite's 999-variable floor, and one
+round trip per 100 chunks on PostgreSQL)."""
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -49,17 +52,24 @@ def insert_chunks(
     texts: Sequence[str],
     embeddings: Sequence[Sequence[float]] | None = None,
 ) -> None:
-    """Store the chunks of one file in one store (and index them)."""
-    for position, text in enumerate(texts):
-        vector = json.dumps(list(embeddings[position])) if embeddings is not None else None
-        row = conn.execute(
+    """Store the chunks of one file in one store (and index them), `INSERT_ROWS` rows a statement."""
+    for start in range(0, len(texts), INSERT_ROWS):
+        rows: list[Any] = []
+        for position in range(start, min(start + INSERT_ROWS, len(texts))):
+            vector = json.dumps(list(embeddings[position])) if embeddings is not None else None
+            rows.extend((vector_store_id, file_id, position, texts[position], vector))
+        marks = ", ".join(["(?, ?, ?, ?, ?)"] * (len(rows) // 5))
+        seqs = conn.execute(
             "INSERT INTO vector_store_chunks (vector_store_id, file_id, position, text, embedding)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING seq",
-            (vector_store_id, file_id, position, text, vector),
-        ).fetchone()
+            f" VALUES {marks} RETURNING seq, text",
+            rows,
+        ).fetchall()
         if conn.dialect == "sqlite":
+            pairs = [value for seq, text in seqs for value in (seq, text)]
             conn.execute(
-                "INSERT INTO vector_store_chunks_fts (rowid, text) VALUES (?, ?)", (row[0], text)
+                "INSERT INTO vector_store_chunks_fts (rowid, text) VALUES"
+                + ", ".join(["(?, ?)"] * len(seqs)),
+                pairs,
             )
 
 

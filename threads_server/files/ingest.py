@@ -23,6 +23,7 @@ import weakref
 
 from threadloom.threads_server.files.chunking import chunk
 from threadloom.threads_server.files.embeddings import Embedder, EmbeddingsError
+from threadloom.threads_server.files.vectors import VectorIndex
 from threadloom.threads_server.replicas import new_replica_id
 from threadloom.threads_server.storage import Database, StorageUnavailable
 from threadloom.threads_server.storage import files as storage_files
@@ -59,6 +60,7 @@ class Ingestor:
     ) -> None:
         self.db = db
         self.embedder = embedder
+        self.vectors = VectorIndex()
         self.owner = f"ingest-{new_replica_id()}"
         self._workers = workers
         self._lease = lease_seconds

@@ -10,13 +10,15 @@ one the server's ingestor carries (`files.ingest.for_db`).
   higher, 0.8-0.95 for a good match, than PostgreSQL's 0.1-0.5);
 - with embeddings (`THREADLOOM_EMBEDDINGS_BASE_URL`): hybrid, `0.7 * max(cosine, 0) + 0.3 * lexical`
   over every chunk of the stores that has a vector (`files.vectors`; a chunk outside the lexical
-  candidates counts 0 lexically).
+  candidates counts 0 lexically). If the endpoint fails at search time, the search is lexical
+  (logged as a warning) rather than an error.
 `score_threshold` drops hits below it; `max_num_results` caps the list. Only files whose ingestion
 `completed` are searched, and stores that do not exist or have expired are skipped.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ import numpy as np
 
 from threadloom.threads_server.files import ingest
 from threadloom.threads_server.files.chunking import resolve
+from threadloom.threads_server.files.embeddings import EmbeddingsError
 from threadloom.threads_server.files.filters import matches
 from threadloom.threads_server.storage import Database
 from threadloom.threads_server.storage import chunks as storage_chunks
@@ -34,6 +37,7 @@ from threadloom.threads_server.storage import vector_stores as storage_stores
 from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.wire_json import decode_stored
 
+log = logging.getLogger("threads_server.retrieval")
 SEMANTIC_WEIGHT = 0.7
 MIN_CANDIDATES = 50
 
@@ -115,8 +119,13 @@ async def search(
     found = await db.run(_gather, list(vector_store_ids), text, limit)
     scored = {row.seq: (row, row.score) for row in found.rows}
     ingestor = ingest.for_db(db)
+    vector = None
     if ingestor is not None and ingestor.embedder is not None and found.stores and text.strip():
-        [vector] = await ingestor.embedder.embed([text])
+        try:
+            [vector] = await ingestor.embedder.embed([text])
+        except EmbeddingsError as exc:
+            log.warning("search falls back to lexical ranking: %s", exc)
+    if ingestor is not None and vector is not None:
         seqs, cosines = await ingestor.vectors.similarities(db, found.stores, vector)
         combined = SEMANTIC_WEIGHT * np.maximum(cosines, 0.0)
         for seq, (_, lexical) in scored.items():

@@ -97,6 +97,20 @@ async def test_semantic_search_through_an_embeddings_endpoint(db, files_spec) ->
                 assert hits[0]["file_id"] == cat
                 strict = {"query": "automobile", "ranking_options": {"score_threshold": 0.99}}
                 assert (await client.post(search, json=strict)).json()["data"] == []
+
+                # The endpoint down: ingestion fails the file, search falls back to lexical.
+                fake.failing = True
+                dog = await _upload(client, "dog.txt", "Walk the dog before breakfast.")
+                attach = await client.post(f"/vector_stores/{store['id']}/files", json={"file_id": dog})
+                assert attach.status_code == 200
+                failed = await _store_status(client, store["id"], "completed")
+                assert failed["file_counts"]["failed"] == 1
+                dog_file = (await client.get(f"/vector_stores/{store['id']}/files/{dog}")).json()
+                assert dog_file["status"] == "failed"
+                assert dog_file["last_error"]["code"] == "server_error"
+                hits = (await client.post(search, json={"query": "brush the fur"})).json()["data"]
+                assert hits[0]["file_id"] == cat
+                fake.failing = False
     assert {r["body"]["model"] for r in fake.requests} == {"fake-embed"}
     assert {r["authorization"] for r in fake.requests} == {"Bearer sk-embed"}
     embedded = [text for r in fake.requests for text in r["body"]["input"]]

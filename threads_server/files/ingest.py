@@ -140,6 +140,13 @@ class Ingestor:
                     await self.db.run(store_files.fail, self.owner, claimed, "server_error", str(exc))
                     return
             await self.db.run(store_files.finish, self.owner, claimed, chunks, vectors)
+        except (StorageUnavailable, asyncio.CancelledError):
+            raise  # the claim lapses and the file is taken again, here or elsewhere
+        except Exception as exc:
+            # A file that breaks ingestion would break it again on every replica: fail it.
+            log.exception("ingestion of %s failed", claimed.file_id)
+            message = f"ingestion failed ({type(exc).__name__})"
+            await self.db.run(store_files.fail, self.owner, claimed, "server_error", message)
         finally:
             self._held.pop(key, None)
 

@@ -52,13 +52,15 @@ def insert_chunks(
     file_id: str,
     texts: Sequence[str],
     embeddings: Sequence[Sequence[float]] | None = None,
+    first_position: int = 0,
 ) -> None:
-    """Store the chunks of one file in one store (and index them), `INSERT_ROWS` rows a statement."""
+    """Store chunks of one file in one store (and index them), `INSERT_ROWS` rows a statement;
+    `texts[i]` is the file's chunk number `first_position + i`."""
     for start in range(0, len(texts), INSERT_ROWS):
         rows: list[Any] = []
-        for position in range(start, min(start + INSERT_ROWS, len(texts))):
-            vector = pack(embeddings[position]) if embeddings is not None else None
-            rows.extend((vector_store_id, file_id, position, texts[position], vector))
+        for i in range(start, min(start + INSERT_ROWS, len(texts))):
+            vector = pack(embeddings[i]) if embeddings is not None else None
+            rows.extend((vector_store_id, file_id, first_position + i, texts[i], vector))
         marks = ", ".join(["(?, ?, ?, ?, ?)"] * (len(rows) // 5))
         seqs = conn.execute(
             "INSERT INTO vector_store_chunks (vector_store_id, file_id, position, text, embedding)"
@@ -111,13 +113,18 @@ def lexical_search(
     if not words or not vector_store_ids:
         return []
     marks = ", ".join("?" for _ in vector_store_ids)
+    # Chunks of a file still being ingested (written in parts) are not searched.
+    ready = (
+        " AND EXISTS (SELECT 1 FROM vector_store_files f WHERE f.vector_store_id = c.vector_store_id"
+        " AND f.id = c.file_id AND f.status = 'completed')"
+    )
     if conn.dialect == "sqlite":
         match = " OR ".join(f'"{word}"' for word in words)
         rows = conn.execute(
             "SELECT c.seq, c.vector_store_id, c.file_id, c.position, c.text,"
             " -bm25(vector_store_chunks_fts) FROM vector_store_chunks_fts"
             " JOIN vector_store_chunks c ON c.seq = vector_store_chunks_fts.rowid"
-            f" WHERE vector_store_chunks_fts MATCH ? AND c.vector_store_id IN ({marks})"
+            f" WHERE vector_store_chunks_fts MATCH ? AND c.vector_store_id IN ({marks}){ready}"
             " ORDER BY bm25(vector_store_chunks_fts) LIMIT ?",
             (match, *vector_store_ids, limit),
         ).fetchall()
@@ -125,7 +132,7 @@ def lexical_search(
     rows = conn.execute(
         "SELECT c.seq, c.vector_store_id, c.file_id, c.position, c.text, ts_rank_cd(c.tsv, q, 32) AS s"
         " FROM vector_store_chunks c, to_tsquery('english', ?) q"
-        f" WHERE c.tsv @@ q AND c.vector_store_id IN ({marks}) ORDER BY s DESC, c.seq LIMIT ?",
+        f" WHERE c.tsv @@ q AND c.vector_store_id IN ({marks}){ready} ORDER BY s DESC, c.seq LIMIT ?",
         (" | ".join(words), *vector_store_ids, limit),
     ).fetchall()
     return [_row(row, raw=False) for row in rows]

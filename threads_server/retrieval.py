@@ -82,12 +82,12 @@ def _open_stores(conn: Conn, ids: Sequence[str]) -> list[str]:
 
 
 def _filenames(conn: Conn, file_ids: Sequence[str]) -> dict[str, str]:
-    names = {}
-    for file_id in dict.fromkeys(file_ids):
-        row = conn.execute("SELECT body FROM files WHERE id = ?", (file_id,)).fetchone()
-        if row is not None:
-            names[file_id] = str(decode_stored(row[0])["filename"])
-    return names
+    ids = list(dict.fromkeys(file_ids))
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = conn.execute(f"SELECT id, body FROM files WHERE id IN ({marks})", ids).fetchall()
+    return {str(row[0]): str(decode_stored(row[1])["filename"]) for row in rows}
 
 
 def _gather(conn: Conn, ids: Sequence[str], query: str, limit: int) -> _Found:

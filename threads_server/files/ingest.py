@@ -27,6 +27,7 @@ from threadloom.threads_server.files.embeddings import Embedder, EmbeddingsError
 from threadloom.threads_server.files.vectors import VectorIndex
 from threadloom.threads_server.replicas import new_replica_id
 from threadloom.threads_server.storage import Database, StorageUnavailable
+from threadloom.threads_server.storage import chunks as storage_chunks
 from threadloom.threads_server.storage import files as storage_files
 from threadloom.threads_server.storage import vector_store_files as store_files
 
@@ -34,6 +35,7 @@ log = logging.getLogger("threads_server.ingest")
 _BY_DB: weakref.WeakKeyDictionary[Database, Ingestor] = weakref.WeakKeyDictionary()
 PURGE_EVERY_SECONDS = 30.0
 WRITE_CHUNKS = 500
+ANALYZE_MIN_ROWS = 1000
 """Chunks written per transaction."""
 
 
@@ -72,6 +74,8 @@ class Ingestor:
         self._held: dict[tuple[str, str], store_files.Claim] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_purge = 0.0
+        self._written = 0
+        self._analyzed = 0
 
     async def start(self) -> None:
         """Register for `db` and start the tasks."""
@@ -150,7 +154,8 @@ class Ingestor:
                 if not await self.db.run(write, self.owner, claimed, start, part, vectors):
                     return  # no longer ours: removed, re-attached, cancelled or taken over
             usage = sum(len(text.encode("utf-8")) for text in chunks)
-            await self.db.run(store_files.finish, self.owner, claimed, usage)
+            if await self.db.run(store_files.finish, self.owner, claimed, usage):
+                await self._analyze_if_grown(len(chunks))
         except (StorageUnavailable, asyncio.CancelledError):
             raise  # the claim lapses and the file is taken again, here or elsewhere
         except Exception as exc:
@@ -160,6 +165,20 @@ class Ingestor:
             await self.db.run(store_files.fail, self.owner, claimed, "server_error", message)
         finally:
             self._held.pop(key, None)
+
+    async def _analyze_if_grown(self, written: int) -> None:
+        """PostgreSQL: refresh the planner's statistics of the chunk tables once they have grown by
+        a fifth since this process last did. Searches right after a large ingestion otherwise run
+        with the estimates of a near-empty table (autovacuum analyzes only a minute or so later),
+        and pick a plan that matches every chunk: 3-4x slower at 10,000 chunks, measured."""
+        if self.db.dialect != "postgresql":
+            return
+        self._written += written
+        if self._written < max(ANALYZE_MIN_ROWS, self._analyzed // 5):
+            return
+        self._analyzed += self._written
+        self._written = 0
+        await self.db.run(storage_chunks.analyze)
 
     async def _renew_forever(self) -> None:
         while True:

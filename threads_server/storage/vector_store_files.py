@@ -37,6 +37,12 @@ class Claim:
     chunking: dict[str, int]
 
 
+def _lock_file(conn: Conn, vector_store_id: str, file_id: str) -> None:
+    """Serialize the read-modify-writes of one store file's body (attributes, ingestion result,
+    cancel) across replicas."""
+    conn.lock(f"vector store file {vector_store_id} {file_id}")
+
+
 def _store_open(conn: Conn, vector_store_id: str) -> dict[str, Any]:
     store = get_store_row(conn, vector_store_id)
     if is_expired(store):
@@ -64,6 +70,7 @@ def attach(
         "chunking_strategy": {"type": "static", "static": dict(chunking)},
         "attributes": attributes or {},
     }
+    _lock_file(conn, vector_store_id, file_id)
     delete_chunks(conn, vector_store_id, file_id)
     conn.execute(
         "INSERT INTO vector_store_files (id, vector_store_id, batch_id, status, usage_bytes, body)"
@@ -105,6 +112,7 @@ def update_attributes(
     conn: Conn, vector_store_id: str, file_id: str, attributes: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Replace a store file's `attributes`."""
+    _lock_file(conn, vector_store_id, file_id)
     body = get_store_file(conn, vector_store_id, file_id)
     body["attributes"] = attributes or {}
     conn.execute(
@@ -224,14 +232,21 @@ def cancel_batch(conn: Conn, vector_store_id: str, batch_id: str) -> dict[str, A
     """Cancel the batch's files still `in_progress` (the ones already ingested stay)."""
     batch = get_batch_row(conn, vector_store_id, batch_id)
     rows = conn.execute(
-        "SELECT id, body FROM vector_store_files"
+        "SELECT id FROM vector_store_files"
         " WHERE vector_store_id = ? AND batch_id = ? AND status = 'in_progress'",
         (vector_store_id, batch_id),
     ).fetchall()
-    for file_id, raw in rows:
-        body = decode_stored(raw)
-        body["status"] = "cancelled"
-        _write_result(conn, vector_store_id, str(file_id), body)
+    for (file_id,) in rows:
+        _lock_file(conn, vector_store_id, str(file_id))
+        row = conn.execute(
+            "SELECT body FROM vector_store_files WHERE vector_store_id = ? AND id = ?"
+            " AND status = 'in_progress'",
+            (vector_store_id, file_id),
+        ).fetchone()
+        if row is not None:
+            body = decode_stored(row[0])
+            body["status"] = "cancelled"
+            _write_result(conn, vector_store_id, str(file_id), body)
     batch["status"] = "cancelled"
     conn.execute(
         "UPDATE vector_store_file_batches SET body = ? WHERE id = ?", (encode_text(batch), batch_id)
@@ -273,6 +288,7 @@ def renew(conn: Conn, owner: str, claims: Sequence[Claim], lease_seconds: float)
 
 
 def _held(conn: Conn, owner: str, held: Claim) -> dict[str, Any] | None:
+    _lock_file(conn, held.vector_store_id, held.file_id)
     row = conn.execute(
         "SELECT body FROM vector_store_files WHERE vector_store_id = ? AND id = ?"
         " AND lease_owner = ? AND status = 'in_progress'",

@@ -121,6 +121,10 @@ def touch(conn: Conn, vector_store_id: str) -> None:
     store = find_store(conn, vector_store_id)
     if store is None or is_expired(store) or store["last_active_at"] == now():
         return
+    conn.lock(f"vector store {vector_store_id}")  # then read again: a modify may have committed
+    store = find_store(conn, vector_store_id)
+    if store is None:
+        return
     store["last_active_at"] = now()
     _expiry(store)
     save(conn, "vector_stores", store)

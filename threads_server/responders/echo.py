@@ -6,6 +6,13 @@ step of parallel calls, and a line `/then` starts the next round, asked for afte
 previous one are submitted. Once every round is answered the reply is
 `Echo: <text without the /tool and /then lines>` followed by one line `[NAME] <output>` per output.
 Tokens are counted as whitespace-separated words.
+
+File search (runs with the `file_search` tool): each line `search: QUERY` of that message searches the
+run's vector stores (the assistant's and the thread's). The reply is the echo as above, then one line
+per search line, in order: `From NAME: "QUOTE"【s:i†NAME】` quoting the top hit (its text with runs of
+whitespace made one space, cut to `QUOTE_CHARS` at a word), where the marker carries a
+`file_citation` annotation for that file; or `No results for "QUERY".` when nothing matched. Without
+the tool, a `search:` line is echoed like any other text.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import re
 from typing import Any
 
+from threadloom.threads_server.file_search import FileSearch, cite, marker
 from threadloom.threads_server.responders import (
     Reply,
     ResponderInput,
@@ -23,6 +31,8 @@ from threadloom.threads_server.responders import (
 )
 
 TOOL_LINE = re.compile(r"^/tool\s+([A-Za-z0-9_-]{1,64})(?:\s+(.*))?$")
+SEARCH_LINE = re.compile(r"^search:\s*(\S.*)$", re.IGNORECASE)
+QUOTE_CHARS = 300
 
 
 def count_tokens(text: str) -> int:
@@ -78,7 +88,12 @@ class EchoResponder:
             calls = rounds[done]
             return ToolCalls(calls, usage(prompt_tokens, sum(len(c["arguments"]) for c in calls)))
         reply = self._reply(text, remaining, request.rounds, bool(rounds))
-        return _limit(reply, prompt_tokens, request.max_completion_tokens)
+        annotations: list[dict[str, Any]] = []
+        if request.file_search is not None:
+            reply, annotations = await _searched(reply, text, request.file_search)
+        limited = _limit(reply, prompt_tokens, request.max_completion_tokens)
+        kept = [a for a in annotations if a["end_index"] <= len(limited.text)]
+        return Reply(limited.text, limited.usage, limited.incomplete_reason, kept)
 
     @staticmethod
     def _reply(text: str, remaining: list[str], rounds: list[Any], called: bool) -> str:
@@ -88,6 +103,31 @@ class EchoResponder:
         for tool_round in rounds:
             lines.extend(f"[{call['name']}] {call['output']}" for call in tool_round.calls)
         return "\n".join(lines)
+
+
+def quote(text: str, most: int = QUOTE_CHARS) -> str:
+    """`text` on one line, cut at a word to at most `most` characters (`…` marks a cut)."""
+    flat = " ".join(text.split())
+    if len(flat) <= most:
+        return flat
+    cut = flat[: most - 1].rsplit(" ", 1)[0] if " " in flat[: most - 1] else flat[: most - 1]
+    return cut + "…"
+
+
+async def _searched(reply: str, text: str, file_search: FileSearch) -> tuple[str, list[dict[str, Any]]]:
+    """The reply with one line per `search:` line of `text`, and its citations."""
+    queries = [m.group(1).strip() for m in (SEARCH_LINE.match(line.strip()) for line in text.splitlines()) if m]
+    lines = [reply]
+    for query in queries:
+        hits = await file_search.search(query)
+        if not hits:
+            lines.append(f'No results for "{query}".')
+            continue
+        number = len(file_search.calls) - 1
+        top = hits[0]
+        lines.append(f'From {top.filename}: "{quote(top.text)}"{marker(number, 0, top.filename)}')
+    reply = "\n".join(lines)
+    return reply, cite(reply, file_search.calls)
 
 
 def _limit(reply: str, prompt_tokens: int, max_completion_tokens: int | None) -> Reply:

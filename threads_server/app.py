@@ -20,6 +20,7 @@ from threadloom.threads_server.auth import AuthMiddleware, warn_if_unauthenticat
 from threadloom.threads_server.errors import install_error_handlers
 from threadloom.threads_server.events import RunEvents
 from threadloom.threads_server.faults import HttpFaultMiddleware, HttpFaults
+from threadloom.threads_server.files.lifespan import start_ingestion
 from threadloom.threads_server.http_layer import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -52,11 +53,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         db = open_database(settings.database, pool_size=settings.database_pool_size)
         await db.open()
         try:
-            async with _serving(app, db) as runner:
-                try:
-                    yield
-                finally:
-                    await runner.shutdown()
+            ingestor = start_ingestion(db, settings)
+            await ingestor.start()
+            try:
+                async with _serving(app, db) as runner:
+                    try:
+                        yield
+                    finally:
+                        await runner.shutdown()
+            finally:
+                await ingestor.stop()
         finally:
             await db.close()
 

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from threadloom.threads_server.auth import exposure_problem
+from threadloom.threads_server.files.embeddings import EmbeddingsSettings
 from threadloom.threads_server.storage.target import DatabaseTarget
 
 ResponderName = Literal["auto", "echo", "chat_completions"]
@@ -104,6 +105,14 @@ class ServerSettings(BaseSettings):
         description="PostgreSQL: how long a replica's claim on a run lasts unless renewed (takeover)",
     )
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    # Files and vector stores (threads_server/files, docs/server.md "Files and vector stores").
+    max_file_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1, description="one uploaded file; larger uploads are a 413"
+    )
+    ingest_workers: int = Field(
+        default=2, ge=0, le=32, description="files ingested at once; 0: this replica ingests none"
+    )
+    embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
 
     @field_validator("db_path", mode="before")
     @classmethod

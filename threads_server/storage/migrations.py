@@ -15,23 +15,26 @@ known here was migrated by a newer release: the server refuses to start rather t
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from threadloom.threads_server.storage.connection import Conn, Dialect
 from threadloom.threads_server.storage.errors import StartupError
+from threadloom.threads_server.storage.files_schema import FILES_MIGRATION
 from threadloom.threads_server.storage.lease_schema import LEASE_MIGRATION
 
 ADVISORY_LOCK_KEY = 7_408_001_013
 """PostgreSQL advisory lock id taken while migrating (any constant no other tool uses)."""
 
 TYPES: dict[Dialect, dict[str, str]] = {
-    "sqlite": {"seq": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL"},
+    "sqlite": {"seq": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "blob": "BLOB"},
     "postgresql": {
         "seq": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "float": "DOUBLE PRECISION",
+        "blob": "BYTEA",
     },
 }
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Any, ...], ...] = (
     # 1: the schema of release 0.1.0 (with the `steps_thread` index added in that release).
     (
         "CREATE TABLE IF NOT EXISTS assistants ("
@@ -65,13 +68,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WHERE status IN ('queued', 'in_progress', 'requires_action', 'cancelling')",
     ),
     LEASE_MIGRATION,  # 3: run leases for replicas (lease_schema.py)
+    FILES_MIGRATION,  # 4: files, vector stores, chunks, lexical index (files_schema.py)
 )
 LATEST = len(MIGRATIONS)
 
 
 def statements(dialect: Dialect, version: int) -> list[str]:
-    """The SQL of one version for one dialect."""
-    return [sql.format(**TYPES[dialect]) for sql in MIGRATIONS[version - 1]]
+    """The SQL of one version for one dialect (a `{dialect: sql}` entry is one dialect's own; None
+    there means nothing to run on that dialect)."""
+    found = []
+    for entry in MIGRATIONS[version - 1]:
+        sql = entry.get(dialect) if isinstance(entry, dict) else entry
+        if sql is not None:
+            found.append(sql.format(**TYPES[dialect]))
+    return found
 
 
 def current_version(conn: Conn) -> int:

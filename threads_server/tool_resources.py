@@ -113,12 +113,14 @@ async def build_stores(db: Database, fields: dict[str, Any], *, thread: bool) ->
     expiry = THREAD_STORE_EXPIRY if thread else None
     if helpers:
         helper = helpers[0]
-        file_ids = list(dict.fromkeys([*(helper.get("file_ids") or []), *attached]))
-        options = {"chunking_strategy": helper["chunking_strategy"]} if helper.get("chunking_strategy") else {}
-        store = await retrieval.create_vector_store(
-            db, file_ids=file_ids, metadata=helper.get("metadata"), expires_after=expiry, **options
-        )
-        search["vector_store_ids"] = [store]
+        made: dict[str, Any] = {
+            "file_ids": list(dict.fromkeys([*(helper.get("file_ids") or []), *attached])),
+            "metadata": helper.get("metadata"),
+        }
+        if expiry is not None:
+            made["expires_after"] = expiry
+        store = await retrieval.create_store_object(db, made, helper.get("chunking_strategy"))
+        search["vector_store_ids"] = [store["id"]]
     elif attached and search.get("vector_store_ids"):
         await retrieval.add_files(db, search["vector_store_ids"][0], attached)
     elif attached:

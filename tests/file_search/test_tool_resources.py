@@ -4,8 +4,6 @@ the spec (the `api` fixture)."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.file_search.helpers import INCLUDE, store_body, store_files, upload
 from tests.server.helpers import Api
 from threadloom.threads_server import retrieval
@@ -159,15 +157,16 @@ async def test_the_vector_stores_helper_and_attachments_make_one_expiring_thread
     assert await store_files(database, own) == [files["kettle.txt"], files["garden.txt"]]
 
 
-@pytest.mark.parametrize("overlap", [3000, -1])
-async def test_helper_chunking_out_of_range_is_refused(api: Api, overlap: int) -> None:
+async def test_helper_chunking_out_of_range_is_refused(api: Api) -> None:
     database = api.app.state.services.db
     files = await upload(database, "bikes.md")
-    helper = {"file_ids": [files["bikes.md"]], "chunking_strategy": {"type": "static", "static": {
-        "max_chunk_size_tokens": 4096, "chunk_overlap_tokens": overlap}}}  # fmt: skip
-    response = await api.client.post(
-        "/threads", json={"tool_resources": {"file_search": {"vector_stores": [helper]}}}
-    )
-    assert response.status_code == 400 and "chunk_overlap_tokens" in response.json()["error"]["message"]
+    for size, overlap, named in ((4096, 3000, "chunk_overlap_tokens"), (800, -1, "chunk_overlap_tokens"),
+                                 (99, 0, "max_chunk_size_tokens")):  # fmt: skip
+        static = {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}
+        helper = {"file_ids": [files["bikes.md"]], "chunking_strategy": {"type": "static", "static": static}}
+        response = await api.client.post(
+            "/threads", json={"tool_resources": {"file_search": {"vector_stores": [helper]}}}
+        )
+        assert response.status_code == 400 and named in response.json()["error"]["message"]
     assert await retrieval.missing_files(database, [files["bikes.md"]]) == []
     assert await _stores(api) == 0

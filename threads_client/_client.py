@@ -17,8 +17,8 @@ from threadloom.threads_client._headers import int_header
 from threadloom.threads_client._pagination import AsyncPage
 from threadloom.threads_client._resources.assistants import Assistants
 from threadloom.threads_client._resources.files import Files
-from threadloom.threads_client._resources.vector_stores import VectorStores
 from threadloom.threads_client._resources.threads import Threads
+from threadloom.threads_client._resources.vector_stores import VectorStores
 from threadloom.threads_client.errors import (
     APIConnectionError,
     APIStatusError,

@@ -1,4 +1,4 @@
-"""The `file_search` tool inside a run: which stores it searches, the searches made, their step, citations.
+"""The `file_search` tool in a run: the stores it searches, the searches made, their step, citations.
 
 ```
 FileSearch.for_run(db, run, assistant)   None unless the run has the file_search tool; searches the
@@ -103,9 +103,7 @@ class FileSearch:
         return hits
 
 
-async def wait_until_ready(
-    db: Database, store_id: str, *, seconds: float = READY_WAIT_SECONDS
-) -> None:
+async def wait_until_ready(db: Database, store_id: str, *, seconds: float = READY_WAIT_SECONDS) -> None:
     """Wait while the store has files in processing, for at most `seconds`."""
     deadline = time.monotonic() + seconds
     pause = 0.02

@@ -46,10 +46,9 @@ from threadloom.threads_server.responders import (
 )
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
-from threadloom.threads_server.storage import Database
+from threadloom.threads_server.storage import Database, search_steps
 from threadloom.threads_server.storage import run_progress as progress
 from threadloom.threads_server.storage import runs as storage_runs
-from threadloom.threads_server.storage import search_steps
 
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}

@@ -57,7 +57,9 @@ def _walk(fields: dict[str, Any], prefix: str, files: Refs, stores: Refs) -> Non
         raise _unsupported(f"{prefix}tool_resources.code_interpreter")
     search = resources.get("file_search") or {}
     where = f"{prefix}tool_resources.file_search"
-    stores += [(f"{where}.vector_store_ids[{i}]", s) for i, s in enumerate(search.get("vector_store_ids") or [])]
+    stores += [
+        (f"{where}.vector_store_ids[{i}]", s) for i, s in enumerate(search.get("vector_store_ids") or [])
+    ]
     for h, helper in enumerate(search.get("vector_stores") or []):
         ids = helper.get("file_ids") or []
         files += [(f"{where}.vector_stores[{h}].file_ids[{i}]", f) for i, f in enumerate(ids)]
@@ -119,8 +121,8 @@ async def build_stores(db: Database, fields: dict[str, Any], *, thread: bool) ->
         }
         if expiry is not None:
             made["expires_after"] = expiry
-        store = await retrieval.create_store_object(db, made, helper.get("chunking_strategy"))
-        search["vector_store_ids"] = [store["id"]]
+        created = await retrieval.create_store_object(db, made, helper.get("chunking_strategy"))
+        search["vector_store_ids"] = [created["id"]]
     elif attached and search.get("vector_store_ids"):
         await retrieval.add_files(db, search["vector_store_ids"][0], attached)
     elif attached:

@@ -1,4 +1,4 @@
-"""Fixtures of the file_search tests: the server tests' `db` (both backends), `spec`, `make_api`, `api`."""
+"""Fixtures of the file_search tests: the server tests' `db` (both backends), `make_api`, `api`."""
 
 from __future__ import annotations
 

@@ -29,7 +29,13 @@ def _search_call(query: str, call_id: str = "c1") -> dict:
     return {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": "file_search", "arguments": arguments}}],
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": "file_search", "arguments": arguments},
+            }
+        ],
     }
 
 
@@ -51,7 +57,9 @@ async def test_the_model_searches_reads_the_results_and_cites_them(make_api, fak
 
         chat.answer(_search_call("oil bike chain"))
         chat.answer(_search_call("zeppelin", "c2"))
-        chat.answer({"role": "assistant", "content": "Every 200 km【0:0†bikes.md】, says the manual【9:9†x】."})
+        chat.answer(
+            {"role": "assistant", "content": "Every 200 km【0:0†bikes.md】, says the manual【9:9†x】."}
+        )
         run = await api.wait(await api.run(thread["id"], assistant["id"]))
         assert run["status"] == "completed"
         assert run["usage"] == {"prompt_tokens": 21, "completion_tokens": 9, "total_tokens": 30}

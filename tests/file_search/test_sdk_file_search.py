@@ -102,7 +102,9 @@ async def test_attachments_create_the_threads_store_and_later_ones_join_it(db) -
                 {
                     "role": "user",
                     "content": "search: descale the kettle",
-                    "attachments": [{"file_id": files["kettle.txt"], "tools": [{"type": "file_search"}]}],
+                    "attachments": [
+                        {"file_id": files["kettle.txt"], "tools": [{"type": "file_search"}]}
+                    ],
                 }
             ],
         )

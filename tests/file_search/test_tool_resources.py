@@ -33,16 +33,19 @@ async def test_unknown_ids_and_code_interpreter_are_refused_and_nothing_is_store
     tid, aid = thread["id"], assistant["id"]
     before, stores_before = await _counts(api, tid), await _stores(api)
     unknown_file = [{"file_id": "file-nope", "tools": SEARCH}]
+    no_store = {"file_search": {"vector_store_ids": ["vs_nope"]}}
+    helper = {"file_search": {"vector_stores": [{"file_ids": [files["bikes.md"], "file-x"]}]}}
+    code_files = {"code_interpreter": {"file_ids": [files["bikes.md"]]}}
     cases = [
-        ("/assistants", {"model": "echo", "tool_resources": {"file_search": {"vector_store_ids": ["vs_nope"]}}},
+        ("/assistants", {"model": "echo", "tool_resources": no_store},
          "tool_resources.file_search.vector_store_ids[0]", "vs_nope"),
-        (f"/assistants/{aid}", {"tool_resources": {"file_search": {"vector_store_ids": ["vs_nope"]}}},
+        (f"/assistants/{aid}", {"tool_resources": no_store},
          "tool_resources.file_search.vector_store_ids[0]", "vs_nope"),
-        ("/threads", {"tool_resources": {"file_search": {"vector_stores": [{"file_ids": [files["bikes.md"], "file-x"]}]}}},
+        ("/threads", {"tool_resources": helper},
          "tool_resources.file_search.vector_stores[0].file_ids[1]", "file-x"),
         ("/threads", {"messages": [{"role": "user", "content": "a", "attachments": unknown_file}]},
          "messages[0].attachments[0].file_id", "file-nope"),
-        (f"/threads/{tid}", {"tool_resources": {"file_search": {"vector_store_ids": ["vs_nope"]}}},
+        (f"/threads/{tid}", {"tool_resources": no_store},
          "tool_resources.file_search.vector_store_ids[0]", "vs_nope"),
         (f"/threads/{tid}/messages", {"role": "user", "content": "a", "attachments": unknown_file},
          "attachments[0].file_id", "file-nope"),
@@ -52,7 +55,7 @@ async def test_unknown_ids_and_code_interpreter_are_refused_and_nothing_is_store
         ("/threads/runs", {"assistant_id": aid, "thread": {"messages": [
             {"role": "user", "content": "a", "attachments": unknown_file}]}},
          "thread.messages[0].attachments[0].file_id", "file-nope"),
-        ("/threads/runs", {"assistant_id": aid, "tool_resources": {"file_search": {"vector_store_ids": ["vs_nope"]}}},
+        ("/threads/runs", {"assistant_id": aid, "tool_resources": no_store},
          "tool_resources.file_search.vector_store_ids[0]", "vs_nope"),
     ]  # fmt: skip
     for path, body, param, bad in cases:
@@ -66,7 +69,7 @@ async def test_unknown_ids_and_code_interpreter_are_refused_and_nothing_is_store
     refusals = [
         ("/assistants", {"model": "echo", "tools": [SEARCH[0], code]}, "tools[1]"),
         (f"/assistants/{aid}", {"tools": [code]}, "tools[0]"),
-        ("/assistants", {"model": "echo", "tool_resources": {"code_interpreter": {"file_ids": [files["bikes.md"]]}}},
+        ("/assistants", {"model": "echo", "tool_resources": code_files},
          "tool_resources.code_interpreter"),
         (f"/threads/{tid}/runs", {"assistant_id": aid, "tools": [code]}, "tools[0]"),
         ("/threads/runs", {"assistant_id": aid, "tools": [code]}, "tools[0]"),
@@ -81,7 +84,9 @@ async def test_unknown_ids_and_code_interpreter_are_refused_and_nothing_is_store
         assert "code_interpreter tool is not provided" in error["message"]
 
     response = await api.client.post(
-        f"/threads/{tid}/runs", params={"include[]": "step_details.everything"}, json={"assistant_id": aid}
+        f"/threads/{tid}/runs",
+        params={"include[]": "step_details.everything"},
+        json={"assistant_id": aid},
     )
     assert response.status_code == 400 and response.json()["error"]["param"] == "include[]"
 
@@ -102,7 +107,11 @@ async def test_the_vector_stores_helper_and_attachments_make_one_expiring_thread
         json={
             "tool_resources": {"file_search": {"vector_stores": [helper]}},
             "messages": [
-                {"role": "user", "content": "a", "attachments": [{"file_id": files["garden.txt"], "tools": SEARCH}]}
+                {
+                    "role": "user",
+                    "content": "a",
+                    "attachments": [{"file_id": files["garden.txt"], "tools": SEARCH}],
+                }
             ],
         },
     )
@@ -125,7 +134,9 @@ async def test_the_vector_stores_helper_and_attachments_make_one_expiring_thread
 
     # The run searches both: the assistant's store and the thread's.
     await api.ok(
-        "POST", f"/threads/{thread['id']}/messages", json={"role": "user", "content": "search: descale kettle\nsearch: tyres"}
+        "POST",
+        f"/threads/{thread['id']}/messages",
+        json={"role": "user", "content": "search: descale kettle\nsearch: tyres"},
     )
     created = await api.ok(
         "POST",
@@ -141,18 +152,25 @@ async def test_the_vector_stores_helper_and_attachments_make_one_expiring_thread
     assert cited == [files["kettle.txt"], files["bikes.md"]]
     for annotation in text["annotations"]:
         assert text["value"][annotation["start_index"] : annotation["end_index"]] == annotation["text"]
-    steps = (await api.ok("GET", f"/threads/{thread['id']}/runs/{run['id']}/steps", params={"order": "asc"}))["data"]
+    steps = (
+        await api.ok("GET", f"/threads/{thread['id']}/runs/{run['id']}/steps", params={"order": "asc"})
+    )["data"]
     calls = steps[0]["step_details"]["tool_calls"]
-    assert len(calls) == 2 and all("content" not in r for c in calls for r in c["file_search"]["results"])
+    assert len(calls) == 2 and all(
+        "content" not in r for c in calls for r in c["file_search"]["results"]
+    )
     assert calls[0]["file_search"]["ranking_options"] == {"ranker": "auto", "score_threshold": 0.0}
 
     # A thread given a store id and an attachment: the attachment joins that store.
+    garden = [{"file_id": files["garden.txt"], "tools": SEARCH}]
     other = await api.ok(
         "POST",
         "/threads",
-        json={"tool_resources": {"file_search": {"vector_store_ids": [own]}},
-              "messages": [{"role": "user", "content": "b", "attachments": [{"file_id": files["garden.txt"], "tools": SEARCH}]}]},
-    )  # fmt: skip
+        json={
+            "tool_resources": {"file_search": {"vector_store_ids": [own]}},
+            "messages": [{"role": "user", "content": "b", "attachments": garden}],
+        },
+    )
     assert other["tool_resources"]["file_search"]["vector_store_ids"] == [own]
     assert await store_files(database, own) == [files["kettle.txt"], files["garden.txt"]]
 
@@ -163,7 +181,10 @@ async def test_helper_chunking_out_of_range_is_refused(api: Api) -> None:
     for size, overlap, named in ((4096, 3000, "chunk_overlap_tokens"), (800, -1, "chunk_overlap_tokens"),
                                  (99, 0, "max_chunk_size_tokens")):  # fmt: skip
         static = {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}
-        helper = {"file_ids": [files["bikes.md"]], "chunking_strategy": {"type": "static", "static": static}}
+        helper = {
+            "file_ids": [files["bikes.md"]],
+            "chunking_strategy": {"type": "static", "static": static},
+        }
         response = await api.client.post(
             "/threads", json={"tool_resources": {"file_search": {"vector_stores": [helper]}}}
         )

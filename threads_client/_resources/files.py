@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +29,10 @@ class Files(Resource):
             purpose: ``assistants`` for files that file_search reads.
             content_type: The part's content type (default: guessed by the server from the name).
         """
-        name, content = (file.name, file.read_bytes()) if isinstance(file, Path) else file
+        if isinstance(file, Path):
+            name, content = file.name, await asyncio.to_thread(file.read_bytes)
+        else:
+            name, content = file
         part = (name, content) if content_type is None else (name, content, content_type)
         response = await self._client._send(
             "POST", "/files", files={"file": part}, data={"purpose": purpose}

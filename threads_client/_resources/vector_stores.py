@@ -51,7 +51,10 @@ class VectorStores(Resource):
         metadata: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> VectorStore:
-        """Create a store, optionally with files (``**extra``: ``expires_after``, ``chunking_strategy``)."""
+        """Create a store, optionally with files.
+
+        ``**extra``: further fields, e.g. ``expires_after``, ``chunking_strategy``.
+        """
         payload = body(name=name, file_ids=list(file_ids) if file_ids else None, metadata=metadata)
         payload.update(body(**extra))
         return await self._client.request_model(VectorStore, "POST", "/vector_stores", json=payload)

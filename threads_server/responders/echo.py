@@ -116,7 +116,9 @@ def quote(text: str, most: int = QUOTE_CHARS) -> str:
 
 async def _searched(reply: str, text: str, file_search: FileSearch) -> tuple[str, list[dict[str, Any]]]:
     """The reply with one line per `search:` line of `text`, and its citations."""
-    queries = [m.group(1).strip() for m in (SEARCH_LINE.match(line.strip()) for line in text.splitlines()) if m]
+    queries = [
+        m.group(1).strip() for m in (SEARCH_LINE.match(line.strip()) for line in text.splitlines()) if m
+    ]
     lines = [reply]
     for query in queries:
         hits = await file_search.search(query)

@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from threadloom.threads_server import (
     routes_assistants,
+    routes_files,
     routes_internal,
     routes_messages,
     routes_runs,
     routes_steps,
     routes_threads,
+    routes_vector_stores,
 )
 from threadloom.threads_server.auth import AuthMiddleware, warn_if_unauthenticated
 from threadloom.threads_server.errors import install_error_handlers
@@ -103,6 +105,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         routes_messages,
         routes_steps,
         routes_assistants,
+        routes_files,  # files API and vector stores (threads_server/files)
+        routes_vector_stores,
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(routes_internal.router)
@@ -112,7 +116,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         advertised.append((ADVERTISE_HEADER, str(settings.idempotency_retention_seconds)))
     # Added innermost first, so a request meets: request id and last-resort 500 → stats → auth →
     # HTTP faults (only authenticated requests consume one) → body limit → routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/v1/files": settings.max_file_bytes + routes_files.FORM_OVERHEAD_BYTES},
+    )
     app.add_middleware(HttpFaultMiddleware, faults=faults, enabled=settings.faults_enabled)
     app.add_middleware(AuthMiddleware, api_key=api_key)
     app.add_middleware(StatsMiddleware, stats=stats)

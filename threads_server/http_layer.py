@@ -161,13 +161,15 @@ class BodyLimitMiddleware:
 
     DRAIN_SECONDS = 5.0
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Routes with a limit of their own (a file upload): exact path -> bytes.
+        self.path_limits = path_limits or {}
 
-    def _too_large(self) -> APIError:
+    def _too_large(self, limit: int) -> APIError:
         return APIError(
-            f"The request body is larger than this server accepts ({self.max_bytes} bytes).",
+            f"The request body is larger than this server accepts ({limit} bytes).",
             status=413,
             code="request_too_large",
         )
@@ -177,12 +179,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
+                if value.isdigit() and int(value) > limit:
                     if (b"expect", b"100-continue") not in scope["headers"]:
                         await self._drain(receive)
-                    await send_envelope(send, self._too_large(), [(b"connection", b"close")])
+                    await send_envelope(send, self._too_large(limit), [(b"connection", b"close")])
                     return
                 await self.app(scope, receive, send)  # uvicorn never delivers more than declared
                 return
@@ -193,8 +196,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
+                if seen > limit:
+                    raise self._too_large(limit)
             return message
 
         await self.app(scope, counted, send)

@@ -3,14 +3,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import openai
 import pytest
 
-from tests.file_search.helpers import INCLUDE, ready, store_files, upload
-from threadloom.threads_server import retrieval
+from tests.file_search.helpers import DOCS, INCLUDE
 from threadloom.threads_server.testing import running_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def _upload(client: openai.AsyncOpenAI, *names: str) -> dict[str, str]:
+    found = {}
+    for name in names:
+        made = await client.files.create(file=(name, DOCS[name].encode()), purpose="assistants")
+        found[name] = made.id
+    return found
+
+
+async def _store_files(client: openai.AsyncOpenAI, store_id: str) -> list[str]:
+    page = await client.vector_stores.files.list(store_id, order="asc")
+    return [item.id for item in page.data]
 
 
 def _reply(messages):  # type: ignore[no-untyped-def]
@@ -20,12 +34,17 @@ def _reply(messages):  # type: ignore[no-untyped-def]
 
 async def test_an_assistant_with_file_search_answers_with_a_file_citation(db) -> None:
     async with running_server(db, poll_after_ms=20) as server:
-        database = server.app.state.services.db
-        files = await upload(database, "bikes.md", "garden.txt", "kettle.txt")
-        store_id = await retrieval.create_vector_store(database, file_ids=list(files.values()))
-        await ready(database, store_id)
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="none", max_retries=0)
         beta = client.beta
+        files = await _upload(client, "bikes.md", "garden.txt", "kettle.txt")
+        store = await client.vector_stores.create(name="house", file_ids=list(files.values()))
+        for _ in range(200):
+            if store.status == "completed":
+                break
+            await asyncio.sleep(0.02)
+            store = await client.vector_stores.retrieve(store.id)
+        assert store.file_counts.completed == 3
+        store_id = store.id
         assistant = await beta.assistants.create(
             model="echo",
             tools=[{"type": "file_search"}],
@@ -73,10 +92,9 @@ async def test_an_assistant_with_file_search_answers_with_a_file_citation(db) ->
 
 async def test_attachments_create_the_threads_store_and_later_ones_join_it(db) -> None:
     async with running_server(db, poll_after_ms=20) as server:
-        database = server.app.state.services.db
-        files = await upload(database, "garden.txt", "kettle.txt")
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="none", max_retries=0)
         beta = client.beta
+        files = await _upload(client, "garden.txt", "kettle.txt")
         assistant = await beta.assistants.create(model="echo", tools=[{"type": "file_search"}])
         thread = await beta.threads.create()
         assert thread.tool_resources.file_search is None
@@ -87,7 +105,9 @@ async def test_attachments_create_the_threads_store_and_later_ones_join_it(db) -
         )
         stores = (await beta.threads.retrieve(thread.id)).tool_resources.file_search.vector_store_ids
         assert len(stores) == 1
-        assert await store_files(database, stores[0]) == [files["garden.txt"]]
+        assert await _store_files(client, stores[0]) == [files["garden.txt"]]
+        made = await client.vector_stores.retrieve(stores[0])
+        assert made.expires_after.anchor == "last_active_at" and made.expires_after.days == 7
         # The run waits for the thread's store to be ready (no explicit wait here).
         run = await beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
         text = _reply(await beta.threads.messages.list(thread.id, run_id=run.id))
@@ -110,7 +130,7 @@ async def test_attachments_create_the_threads_store_and_later_ones_join_it(db) -
         )
         again = (await beta.threads.retrieve(thread.id)).tool_resources.file_search.vector_store_ids
         assert again == stores
-        assert await store_files(database, stores[0]) == [files["garden.txt"], files["kettle.txt"]]
+        assert await _store_files(client, stores[0]) == [files["garden.txt"], files["kettle.txt"]]
         text = _reply(await beta.threads.messages.list(thread.id, run_id=run.id))
         assert "Descale the kettle with vinegar" in text.value
         assert text.annotations[0].file_citation.file_id == files["kettle.txt"]

@@ -9,8 +9,9 @@ Tokens are counted as whitespace-separated words.
 
 File search (runs with the `file_search` tool): each line `search: QUERY` of that message searches the
 run's vector stores (the assistant's and the thread's). The reply is the echo as above, then one line
-per search line, in order: `From NAME: "QUOTE"【s:i†NAME】` quoting the top hit (its text with runs of
-whitespace made one space, cut to `QUOTE_CHARS` at a word), where the marker carries a
+per search line, in order: `From NAME: "QUOTE"【s:i†NAME】` quoting the top hit: of its paragraphs
+(Markdown heading lines left out), the first that holds the most of the query's words, on one line,
+cut to `QUOTE_CHARS` at a word. The marker carries a
 `file_citation` annotation for that file; or `No results for "QUERY".` when nothing matched. Without
 the tool, a `search:` line is echoed like any other text.
 """
@@ -105,6 +106,20 @@ class EchoResponder:
         return "\n".join(lines)
 
 
+def best_passage(text: str, query: str) -> str:
+    """The paragraph of `text` holding most of the query's words (the first of equals)."""
+    words = {word for word in re.findall(r"\w+", query.lower()) if len(word) > 2}
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        kept = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("#"))
+        if kept.strip():
+            paragraphs.append(kept)
+    if not paragraphs:
+        return text
+    found = [len(words & set(re.findall(r"\w+", p.lower()))) for p in paragraphs]
+    return paragraphs[found.index(max(found))]
+
+
 def quote(text: str, most: int = QUOTE_CHARS) -> str:
     """`text` on one line, cut at a word to at most `most` characters (`…` marks a cut)."""
     flat = " ".join(text.split())
@@ -127,7 +142,8 @@ async def _searched(reply: str, text: str, file_search: FileSearch) -> tuple[str
             continue
         number = len(file_search.calls) - 1
         top = hits[0]
-        lines.append(f'From {top.filename}: "{quote(top.text)}"{marker(number, 0, top.filename)}')
+        passage = quote(best_passage(top.text, query))
+        lines.append(f'From {top.filename}: "{passage}"{marker(number, 0, top.filename)}')
     reply = "\n".join(lines)
     return reply, cite(reply, file_search.calls)
 

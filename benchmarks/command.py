@@ -6,7 +6,8 @@ then the in-flight batch with the worker's memory; then, with `--crash`, turns w
 SIGKILLed and restarted (`benchmarks.crash`); then the server phase, the same turns on each storage
 setup of `--server` (`benchmarks.server_phase`); then, with `--retrieval`, after the stack has
 stopped, ingestion and search on each backend (`benchmarks.retrieval_phase`). An empty `--run-ms`
-or `--throughput`, `--turns 0` and `--in-flight 0` and `--server ''` skip their phases. Each figure is compared with its DESIGN.md target.
+or `--throughput`, `--turns 0` and `--in-flight 0` and `--server ''` skip their phases. Each figure is
+compared with its DESIGN.md target.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ async def test_a_small_retrieval_phase_ingests_searches_and_finds(backend: str, 
     report = Report("now", {})
     results = await retrieval_phase(args, report, pg=pg)
     figures = results[f"{backend} lexical"]
-    assert report.extra and list(report.extra.values())[0] is results
+    assert report.extra and next(iter(report.extra.values())) is results
     assert figures["failed files"] == 0 and figures["files"] == len(DOCUMENTS) + 2
     assert 250 <= figures["chunks"] <= 400
     assert figures["MB/s"] > 0 and figures["chunks/s"] > 0

@@ -80,14 +80,16 @@ async def measure(
             ids = {name: (await client.files.create((name, data))).id for name, data in files}
             store_id, seconds, counts = await _ingest(client, list(ids.values()))
             chunks = await server.app.state.services.db.run(_count_chunks, store_id)
-            found, latencies = 0, []
+            found, latencies, missed = 0, [], []
             for number in range(max(searches, len(QUESTIONS))):
                 question, expected = QUESTIONS[number % len(QUESTIONS)]
                 began = time.perf_counter()
                 page = await client.vector_stores.search(store_id, question, max_num_results=TOP_K)
                 latencies.append((time.perf_counter() - began) * 1000)
                 if number < len(QUESTIONS):
-                    found += ids[expected] in [result.file_id for result in page.data]
+                    hit = ids[expected] in [result.file_id for result in page.data]
+                    found += hit
+                    missed += [] if hit else [question]
     megabytes = sum(len(data) for _, data in files) / 1e6
     return {
         "files": len(files),
@@ -102,6 +104,7 @@ async def measure(
         "searches": len(latencies),
         f"recall@{TOP_K}": round(found / len(QUESTIONS), 3),
         "questions": len(QUESTIONS),
+        "missed": missed,
     }
 
 

@@ -35,3 +35,21 @@ async def test_a_small_retrieval_phase_ingests_searches_and_finds(backend: str, 
     assert figures["searches"] == 30
     # Word matching over the labelled documents and 300 look-alike filler chunks: most answers found.
     assert figures["recall@5"] >= 0.6, figures
+
+
+async def test_with_an_embeddings_endpoint_the_phase_also_measures_semantic_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.files.fake_embeddings import fake_embeddings
+
+    async with fake_embeddings() as fake:
+        monkeypatch.setenv("THREADLOOM_EMBEDDINGS_BASE_URL", fake.base_url)
+        args = argparse.Namespace(
+            retrieval_chunks=100, retrieval_searches=24, retrieval_backends="sqlite"
+        )
+        results = await retrieval_phase(args, Report("now", {}))
+    assert set(results) == {"sqlite lexical", "sqlite semantic"}
+    assert fake.requests, "the semantic setup embedded its chunks and queries"
+    semantic = results["sqlite semantic"]
+    assert semantic["failed files"] == 0 and semantic["chunks"] >= 100
+    assert 0 <= semantic["recall@5"] <= 1 and semantic["search p50 ms"] > 0

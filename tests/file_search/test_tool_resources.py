@@ -191,3 +191,22 @@ async def test_helper_chunking_out_of_range_is_refused(api: Api) -> None:
         assert response.status_code == 400 and named in response.json()["error"]["message"]
     assert await retrieval.missing_files(database, [files["bikes.md"]]) == []
     assert await _stores(api) == 0
+
+
+async def test_a_streamed_run_shows_the_search_step_and_the_cited_message(api: Api) -> None:
+    database = api.app.state.services.db
+    files = await upload(database, "kettle.txt")
+    attach = [{"file_id": files["kettle.txt"], "tools": SEARCH}]
+    message = {"role": "user", "content": "search: boils water", "attachments": attach}
+    thread = await api.ok("POST", "/threads", json={"messages": [message]})
+    assistant = await api.ok("POST", "/assistants", json={"model": "echo", "tools": SEARCH})
+    events = await api.stream(f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"]})
+    names = [name for name, _ in events]
+    steps = [data for name, data in events if name == "thread.run.step.completed"]
+    assert steps[0]["step_details"]["tool_calls"][0]["type"] == "file_search"
+    assert "content" not in steps[0]["step_details"]["tool_calls"][0]["file_search"]["results"][0]
+    (done,) = [data for name, data in events if name == "thread.message.completed"]
+    (citation,) = done["content"][0]["text"]["annotations"]
+    assert citation["file_citation"]["file_id"] == files["kettle.txt"]
+    assert names.index("thread.run.step.created") < names.index("thread.message.created")
+    assert names[-2:] == ["thread.run.completed", "done"]

@@ -132,3 +132,16 @@ async def test_send_with_a_file_attaches_it_for_file_search(
     missing = build_parser().parse_args([*argv, "--file", str(docs["garden.txt"]) + ".gone"])
     assert await send_command(missing, settings) == 2
     assert "InvalidRequest: " in capsys.readouterr().err
+
+
+async def test_assistants_create_with_code_interpreter_says_the_server_refuses_it(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from threadloom.starter.assistants import assistants_command
+
+    args = build_parser().parse_args(["assistants", "create", "--tool", "code_interpreter"])
+    assert await assistants_command(args, settings) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "InvalidRequest: Invalid 'tools[0]': The code_interpreter tool is not provided"
+    )

@@ -27,8 +27,11 @@ _ID_NAMES = {
     "run": "run_id",
     "step": "step_id",
     "asst": "assistant_id",
+    "vs": "vector_store_id",
+    "vsfb": "batch_id",
+    "file": "file_id",
 }
-_ID = re.compile(r"^(thread|msg|run|step|asst)_[A-Za-z0-9]+$")
+_ID = re.compile(r"^(thread|msg|run|step|asst|vs|vsfb)_[A-Za-z0-9]+$|^(file)-[A-Za-z0-9]+$")
 
 
 def route_key(method: str, path: str) -> str:
@@ -36,7 +39,7 @@ def route_key(method: str, path: str) -> str:
     segments = []
     for segment in path.split("/"):
         match = _ID.match(segment)
-        segments.append("{" + _ID_NAMES[match.group(1)] + "}" if match else segment)
+        segments.append("{" + _ID_NAMES[match.group(1) or match.group(2)] + "}" if match else segment)
     return f"{method} {'/'.join(segments)}"
 
 

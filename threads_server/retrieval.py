@@ -9,20 +9,25 @@ one the server's ingestor carries (`files.ingest.for_db`).
   BM25 on SQLite (FTS5) and `ts_rank_cd` on PostgreSQL (see `storage/chunks.py`; BM25 scores are
   higher, 0.8-0.95 for a good match, than PostgreSQL's 0.1-0.5);
 - with embeddings (`THREADLOOM_EMBEDDINGS_BASE_URL`): hybrid, `0.7 * max(cosine, 0) + 0.3 * lexical`
-  over every chunk of the stores that has a vector.
+  over every chunk of the stores that has a vector (`files.vectors`; a chunk outside the lexical
+  candidates counts 0 lexically). If the endpoint fails at search time, the search is lexical
+  (logged as a warning) rather than an error.
 `score_threshold` drops hits below it; `max_num_results` caps the list. Only files whose ingestion
 `completed` are searched, and stores that do not exist or have expired are skipped.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from threadloom.threads_server.files import ingest
 from threadloom.threads_server.files.chunking import resolve
-from threadloom.threads_server.files.embeddings import cosine
+from threadloom.threads_server.files.embeddings import EmbeddingsError
 from threadloom.threads_server.files.filters import matches
 from threadloom.threads_server.storage import Database
 from threadloom.threads_server.storage import chunks as storage_chunks
@@ -32,6 +37,7 @@ from threadloom.threads_server.storage import vector_stores as storage_stores
 from threadloom.threads_server.storage.connection import Conn
 from threadloom.threads_server.wire_json import decode_stored
 
+log = logging.getLogger("threads_server.retrieval")
 SEMANTIC_WEIGHT = 0.7
 MIN_CANDIDATES = 50
 
@@ -113,16 +119,22 @@ async def search(
     found = await db.run(_gather, list(vector_store_ids), text, limit)
     scored = {row.seq: (row, row.score) for row in found.rows}
     ingestor = ingest.for_db(db)
-    embedder = ingestor.embedder if ingestor is not None else None
-    if embedder is not None and found.stores and text.strip():
-        [vector] = await embedder.embed([text])
-        embedded = await db.run(storage_chunks.embedded_chunks, found.stores)
-        lexical = {seq: score for seq, (_, score) in scored.items()}
-        scored = {}
-        for row, chunk_vector in embedded:
-            semantic = max(cosine(vector, chunk_vector), 0.0)
-            combined = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical.get(row.seq, 0.0)
-            scored[row.seq] = (row, combined)
+    vector = None
+    if ingestor is not None and ingestor.embedder is not None and found.stores and text.strip():
+        try:
+            [vector] = await ingestor.embedder.embed([text])
+        except EmbeddingsError as exc:
+            log.warning("search falls back to lexical ranking: %s", exc)
+    if ingestor is not None and vector is not None:
+        seqs, cosines = await ingestor.vectors.similarities(db, found.stores, vector)
+        combined = SEMANTIC_WEIGHT * np.maximum(cosines, 0.0)
+        for seq, (_, lexical) in scored.items():
+            combined[seqs == seq] += (1 - SEMANTIC_WEIGHT) * lexical
+        count = min(limit, len(seqs))
+        top: Any = np.argpartition(-combined, count - 1)[:count] if count else []
+        best = {int(seqs[i]): float(combined[i]) for i in top}
+        rows = await db.run(storage_chunks.chunks_by_seq, list(best))
+        scored = {seq: (rows[seq], score) for seq, score in best.items() if seq in rows}
         missing = [row.file_id for row, _ in scored.values() if row.file_id not in found.filenames]
         if missing:
             found.filenames.update(await db.run(_filenames, missing))

@@ -2,7 +2,7 @@
 
 Vectors are deterministic: a hashed bag of words (64 dimensions), where a few synonyms share a
 word first (`automobile` → `car`), so a query can match a document semantically that it shares no
-word with. It records the requests it answered.
+word with. It records the requests it answered, and fails on demand (`failing`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from threadloom.threads_server.testing import serve
 
@@ -39,6 +40,8 @@ class FakeEmbeddings:
 
     base_url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    failing: bool = False
+    """While set, every request is answered 500."""
 
 
 @asynccontextmanager
@@ -48,8 +51,10 @@ async def fake_embeddings() -> AsyncIterator[FakeEmbeddings]:
     app = FastAPI()
 
     @app.post("/v1/embeddings")
-    async def embeddings(request: Request) -> dict[str, Any]:
+    async def embeddings(request: Request) -> Any:
         body = await request.json()
+        if fake.failing:
+            return JSONResponse({"error": {"message": "down"}}, status_code=500)
         fake.requests.append({"body": body, "authorization": request.headers.get("authorization")})
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         return {

@@ -128,3 +128,12 @@ async def test_bad_uploads_and_bad_stores_are_refused_and_store_nothing(db, file
         _refused(await client.post(search, json={"query": "x"}), 400, "expired")
         attach = await client.post(f"/vector_stores/{sid}/files", json={"file_id": good["id"]})
         _refused(attach, 400, "expired")
+
+
+async def test_an_upload_may_exceed_the_json_body_limit_up_to_the_file_limit(tmp_path) -> None:
+    settings = {"max_body_bytes": 2000, "max_file_bytes": 10_000}
+    async with app_client(tmp_path, **settings) as (client, _app):
+        text = b"ok " * 2000  # 6,000 bytes: over the body limit, under the file limit
+        assert (await _upload(client, "big.txt", text)).status_code == 200
+        _refused(await _upload(client, "big.txt", text * 2), 413, "10000 bytes")
+        _refused(await client.post("/vector_stores", json={"name": "x" * 3000}), 413, "2000 bytes")

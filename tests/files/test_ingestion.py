@@ -47,6 +47,19 @@ async def test_ingestion_resumes_after_a_restart(db, files_spec) -> None:
             again = (await client.get(f"/vector_stores/{store['id']}")).json()
             assert again["status"] == "in_progress" and again["file_counts"]["in_progress"] == 2
 
+            # A batch cancelled before it was ingested: its files are `cancelled`, the store ready.
+            other = (await client.post("/vector_stores", json={"name": "other"})).json()
+            files = [{"file_id": left, "attributes": {"kind": "ferry"}}]
+            batch_path = f"/vector_stores/{other['id']}/file_batches"
+            batch = (await client.post(batch_path, json={"files": files})).json()
+            assert batch["status"] == "in_progress" and batch["file_counts"]["in_progress"] == 1
+            cancelled = (await client.post(f"{batch_path}/{batch['id']}/cancel")).json()
+            assert cancelled["status"] == "cancelled" and cancelled["file_counts"]["cancelled"] == 1
+            listed = (await client.get(f"{batch_path}/{batch['id']}/files")).json()["data"]
+            assert [(f["status"], f["attributes"]) for f in listed] == [("cancelled", {"kind": "ferry"})]
+            ready = (await client.get(f"/vector_stores/{other['id']}")).json()
+            assert ready["status"] == "completed" and ready["file_counts"]["cancelled"] == 1
+
     async with running_server(db) as back:
         async with httpx.AsyncClient(base_url=back.base_url, event_hooks=hooks) as client:
             done = await _store_status(client, store["id"], "completed")
@@ -84,6 +97,20 @@ async def test_semantic_search_through_an_embeddings_endpoint(db, files_spec) ->
                 assert hits[0]["file_id"] == cat
                 strict = {"query": "automobile", "ranking_options": {"score_threshold": 0.99}}
                 assert (await client.post(search, json=strict)).json()["data"] == []
+
+                # The endpoint down: ingestion fails the file, search falls back to lexical.
+                fake.failing = True
+                dog = await _upload(client, "dog.txt", "Walk the dog before breakfast.")
+                attach = await client.post(f"/vector_stores/{store['id']}/files", json={"file_id": dog})
+                assert attach.status_code == 200
+                failed = await _store_status(client, store["id"], "completed")
+                assert failed["file_counts"]["failed"] == 1
+                dog_file = (await client.get(f"/vector_stores/{store['id']}/files/{dog}")).json()
+                assert dog_file["status"] == "failed"
+                assert dog_file["last_error"]["code"] == "server_error"
+                hits = (await client.post(search, json={"query": "brush the fur"})).json()["data"]
+                assert hits[0]["file_id"] == cat
+                fake.failing = False
     assert {r["body"]["model"] for r in fake.requests} == {"fake-embed"}
     assert {r["authorization"] for r in fake.requests} == {"Bearer sk-embed"}
     embedded = [text for r in fake.requests for text in r["body"]["input"]]

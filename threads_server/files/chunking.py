@@ -9,6 +9,7 @@ chunks share `chunk_overlap_tokens` tokens.
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import Any
 
 AUTO = {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}
@@ -40,15 +41,23 @@ def resolve(strategy: dict[str, Any] | None) -> dict[str, int]:
 
 
 def chunk(text: str, size: int, overlap: int) -> list[str]:
-    """The chunks of `text`: windows of `size` tokens, each starting `size - overlap` after the last."""
-    spans = [m.span() for m in _TOKEN.finditer(text)]
-    if not spans:
-        return []
+    """The chunks of `text`: windows of `size` tokens, each starting `size - overlap` after the last.
+
+    Reads the tokens as a stream, holding one window of spans (not a list of every token, which
+    for a 32 MiB file would take gigabytes).
+    """
     step = max(size - overlap, 1)
+    window: deque[tuple[int, int]] = deque()
+    fresh = 0  # tokens in the window that no chunk has covered yet
     chunks = []
-    for start in range(0, len(spans), step):
-        window = spans[start : start + size]
+    for match in _TOKEN.finditer(text):
+        window.append(match.span())
+        fresh += 1
+        if len(window) == size:
+            chunks.append(text[window[0][0] : window[-1][1]])
+            fresh = 0
+            for _ in range(step):
+                window.popleft()
+    if fresh:
         chunks.append(text[window[0][0] : window[-1][1]])
-        if start + size >= len(spans):
-            break
     return chunks

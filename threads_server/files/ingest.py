@@ -3,10 +3,11 @@
 Each server runs `workers` ingestion tasks (`THREADLOOM_SERVER_INGEST_WORKERS`; 0: this replica only
 serves the API and leaves ingestion to others). A task claims one `in_progress` store file under a
 lease (`vector_store_files.claim`), chunks the file's text, embeds the chunks when an embeddings
-endpoint is configured, and writes chunks and `completed` in one transaction while it still holds
-the claim. Leases are renewed every third of their length; a replica that dies (or a server that
-stops mid-file) leaves the claim to lapse, and whichever replica looks next takes the file again
-(nothing of the lost attempt was written). Tasks wake at once for files attached through this
+endpoint is configured, writes them `WRITE_CHUNKS` at a time, then marks the file `completed`,
+each step only while it still holds the claim. Leases are renewed every third of their length;
+a replica that dies (or a server that stops mid-file) leaves the claim to lapse, and whichever
+replica looks next takes the file again (what the lost attempt wrote is dropped first, and was
+never searched: searches only see `completed` files). Tasks wake at once for files attached through this
 process (`wake`), and look every `poll_seconds` for files attached elsewhere or left behind.
 
 The ingestor of a database is found through `for_db(db)` by code that has only the database (the
@@ -23,6 +24,7 @@ import weakref
 
 from threadloom.threads_server.files.chunking import chunk
 from threadloom.threads_server.files.embeddings import Embedder, EmbeddingsError
+from threadloom.threads_server.files.vectors import VectorIndex
 from threadloom.threads_server.replicas import new_replica_id
 from threadloom.threads_server.storage import Database, StorageUnavailable
 from threadloom.threads_server.storage import files as storage_files
@@ -31,6 +33,8 @@ from threadloom.threads_server.storage import vector_store_files as store_files
 log = logging.getLogger("threads_server.ingest")
 _BY_DB: weakref.WeakKeyDictionary[Database, Ingestor] = weakref.WeakKeyDictionary()
 PURGE_EVERY_SECONDS = 30.0
+WRITE_CHUNKS = 500
+"""Chunks written per transaction."""
 
 
 def for_db(db: Database) -> Ingestor | None:
@@ -59,6 +63,7 @@ class Ingestor:
     ) -> None:
         self.db = db
         self.embedder = embedder
+        self.vectors = VectorIndex()
         self.owner = f"ingest-{new_replica_id()}"
         self._workers = workers
         self._lease = lease_seconds
@@ -130,14 +135,29 @@ class Ingestor:
             size = claimed.chunking["max_chunk_size_tokens"]
             overlap = claimed.chunking["chunk_overlap_tokens"]
             chunks = await asyncio.to_thread(chunk, text, size, overlap)
-            vectors = None
-            if self.embedder is not None and chunks:
-                try:
-                    vectors = await self.embedder.embed(chunks)
-                except EmbeddingsError as exc:
-                    await self.db.run(store_files.fail, self.owner, claimed, "server_error", str(exc))
-                    return
-            await self.db.run(store_files.finish, self.owner, claimed, chunks, vectors)
+            for start in range(0, max(len(chunks), 1), WRITE_CHUNKS):
+                part = chunks[start : start + WRITE_CHUNKS]
+                vectors = None
+                if self.embedder is not None and part:
+                    try:
+                        vectors = await self.embedder.embed(part)
+                    except EmbeddingsError as exc:
+                        await self.db.run(
+                            store_files.fail, self.owner, claimed, "server_error", str(exc)
+                        )
+                        return
+                write = store_files.write_chunks
+                if not await self.db.run(write, self.owner, claimed, start, part, vectors):
+                    return  # no longer ours: removed, re-attached, cancelled or taken over
+            usage = sum(len(text.encode("utf-8")) for text in chunks)
+            await self.db.run(store_files.finish, self.owner, claimed, usage)
+        except (StorageUnavailable, asyncio.CancelledError):
+            raise  # the claim lapses and the file is taken again, here or elsewhere
+        except Exception as exc:
+            # A file that breaks ingestion would break it again on every replica: fail it.
+            log.exception("ingestion of %s failed", claimed.file_id)
+            message = f"ingestion failed ({type(exc).__name__})"
+            await self.db.run(store_files.fail, self.owner, claimed, "server_error", message)
         finally:
             self._held.pop(key, None)
 

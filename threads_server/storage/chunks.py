@@ -13,8 +13,9 @@ dies leaves the row `in_progress` with a lapsing lease, and any replica claims i
 
 from __future__ import annotations
 
-import json
+import base64
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ from typing import Any
 from threadloom.threads_server.storage.connection import Conn
 
 MAX_QUERY_WORDS = 64
+INSERT_ROWS = 100
+"""Chunks per INSERT statement (5 parameters each: under SQLite's 999-variable floor, and one
+round trip per 100 chunks on PostgreSQL)."""
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -48,18 +52,27 @@ def insert_chunks(
     file_id: str,
     texts: Sequence[str],
     embeddings: Sequence[Sequence[float]] | None = None,
+    first_position: int = 0,
 ) -> None:
-    """Store the chunks of one file in one store (and index them)."""
-    for position, text in enumerate(texts):
-        vector = json.dumps(list(embeddings[position])) if embeddings is not None else None
-        row = conn.execute(
+    """Store chunks of one file in one store (and index them), `INSERT_ROWS` rows a statement;
+    `texts[i]` is the file's chunk number `first_position + i`."""
+    for start in range(0, len(texts), INSERT_ROWS):
+        rows: list[Any] = []
+        for i in range(start, min(start + INSERT_ROWS, len(texts))):
+            vector = pack(embeddings[i]) if embeddings is not None else None
+            rows.extend((vector_store_id, file_id, first_position + i, texts[i], vector))
+        marks = ", ".join(["(?, ?, ?, ?, ?)"] * (len(rows) // 5))
+        seqs = conn.execute(
             "INSERT INTO vector_store_chunks (vector_store_id, file_id, position, text, embedding)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING seq",
-            (vector_store_id, file_id, position, text, vector),
-        ).fetchone()
+            f" VALUES {marks} RETURNING seq, text",
+            rows,
+        ).fetchall()
         if conn.dialect == "sqlite":
+            pairs = [value for seq, text in seqs for value in (seq, text)]
             conn.execute(
-                "INSERT INTO vector_store_chunks_fts (rowid, text) VALUES (?, ?)", (row[0], text)
+                "INSERT INTO vector_store_chunks_fts (rowid, text) VALUES"
+                + ", ".join(["(?, ?)"] * len(seqs)),
+                pairs,
             )
 
 
@@ -100,13 +113,18 @@ def lexical_search(
     if not words or not vector_store_ids:
         return []
     marks = ", ".join("?" for _ in vector_store_ids)
+    # Chunks of a file still being ingested (written in parts) are not searched.
+    ready = (
+        " AND EXISTS (SELECT 1 FROM vector_store_files f WHERE f.vector_store_id = c.vector_store_id"
+        " AND f.id = c.file_id AND f.status = 'completed')"
+    )
     if conn.dialect == "sqlite":
         match = " OR ".join(f'"{word}"' for word in words)
         rows = conn.execute(
             "SELECT c.seq, c.vector_store_id, c.file_id, c.position, c.text,"
             " -bm25(vector_store_chunks_fts) FROM vector_store_chunks_fts"
             " JOIN vector_store_chunks c ON c.seq = vector_store_chunks_fts.rowid"
-            f" WHERE vector_store_chunks_fts MATCH ? AND c.vector_store_id IN ({marks})"
+            f" WHERE vector_store_chunks_fts MATCH ? AND c.vector_store_id IN ({marks}){ready}"
             " ORDER BY bm25(vector_store_chunks_fts) LIMIT ?",
             (match, *vector_store_ids, limit),
         ).fetchall()
@@ -114,7 +132,7 @@ def lexical_search(
     rows = conn.execute(
         "SELECT c.seq, c.vector_store_id, c.file_id, c.position, c.text, ts_rank_cd(c.tsv, q, 32) AS s"
         " FROM vector_store_chunks c, to_tsquery('english', ?) q"
-        f" WHERE c.tsv @@ q AND c.vector_store_id IN ({marks}) ORDER BY s DESC, c.seq LIMIT ?",
+        f" WHERE c.tsv @@ q AND c.vector_store_id IN ({marks}){ready} ORDER BY s DESC, c.seq LIMIT ?",
         (" | ".join(words), *vector_store_ids, limit),
     ).fetchall()
     return [_row(row, raw=False) for row in rows]
@@ -126,17 +144,43 @@ def _row(row: Any, *, raw: bool) -> ChunkRow:
     return ChunkRow(int(row[0]), str(row[1]), str(row[2]), int(row[3]), str(row[4]), score)
 
 
-def embedded_chunks(conn: Conn, vector_store_ids: Sequence[str]) -> list[tuple[ChunkRow, list[float]]]:
-    """Every chunk of those stores that has a vector, with it (score 0)."""
-    if not vector_store_ids:
-        return []
-    marks = ", ".join("?" for _ in vector_store_ids)
+def pack(vector: Sequence[float]) -> str:
+    """A vector as stored: base64 of little-endian float32s (a quarter of JSON's size, and
+    decoded without parsing)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def embedding_version(conn: Conn, vector_store_id: str) -> tuple[int, int]:
+    """`(count, newest seq)` of the store's chunks: changes whenever its vectors change (chunks
+    are only ever inserted and deleted, never updated)."""
+    row = conn.execute(
+        "SELECT COUNT(*), MAX(seq) FROM vector_store_chunks WHERE vector_store_id = ?",
+        (vector_store_id,),
+    ).fetchone()
+    return int(row[0]), int(row[1] or 0)
+
+
+def store_vectors(conn: Conn, vector_store_id: str) -> list[tuple[int, bytes]]:
+    """`(seq, packed float32 vector)` of every chunk of the store that has one, by `seq`."""
     rows = conn.execute(
-        "SELECT seq, vector_store_id, file_id, position, text, embedding FROM vector_store_chunks"
-        f" WHERE vector_store_id IN ({marks}) AND embedding IS NOT NULL",
-        tuple(vector_store_ids),
+        "SELECT seq, embedding FROM vector_store_chunks"
+        " WHERE vector_store_id = ? AND embedding IS NOT NULL ORDER BY seq",
+        (vector_store_id,),
     ).fetchall()
-    return [
-        (ChunkRow(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), 0.0), json.loads(r[5]))
-        for r in rows
-    ]
+    return [(int(row[0]), base64.b64decode(row[1])) for row in rows]
+
+
+def chunks_by_seq(conn: Conn, seqs: Sequence[int]) -> dict[int, ChunkRow]:
+    """The chunks with those `seq`s (score 0)."""
+    found: dict[int, ChunkRow] = {}
+    for start in range(0, len(seqs), 500):
+        part = list(seqs[start : start + 500])
+        marks = ", ".join("?" for _ in part)
+        rows = conn.execute(
+            "SELECT seq, vector_store_id, file_id, position, text FROM vector_store_chunks"
+            f" WHERE seq IN ({marks})",
+            part,
+        ).fetchall()
+        for r in rows:
+            found[int(r[0])] = ChunkRow(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), 0.0)
+    return found

@@ -2,9 +2,11 @@
 
 A `vector_store_files` row is one file in one store: `status` (`in_progress` until ingested), the
 wire object in `body`, and the lease (`lease_owner`, `lease_expires_at`) of the replica ingesting it.
-Any replica claims an `in_progress` row nobody holds a live lease on (`claim`); the result is
-written only while the claim is still held (`finish`), so a file removed, re-attached or cancelled
-meanwhile is not overwritten, and a replica that died leaves its claim to lapse and be taken again.
+Any replica claims an `in_progress` row nobody holds a live lease on (`claim`); chunks are written
+in parts (`write_chunks`, short transactions: SQLite's one writer is never held for long) and the
+file marked `completed` (`finish`) only while the claim is still held, so a file removed,
+re-attached or cancelled meanwhile is not overwritten, and a replica that died leaves its claim to
+lapse and be taken again.
 """
 
 from __future__ import annotations
@@ -287,21 +289,31 @@ def _write_result(conn: Conn, vector_store_id: str, file_id: str, body: dict[str
     )
 
 
-def finish(
+def write_chunks(
     conn: Conn,
     owner: str,
     held: Claim,
+    first_position: int,
     chunks: Sequence[str],
     embeddings: Sequence[Sequence[float]] | None,
 ) -> bool:
-    """Write the chunks and mark the file `completed`, if this replica still holds it."""
+    """Write one part of a file's chunks, if this replica still holds the file (the first part
+    drops what an earlier, lost attempt left). The file stays `in_progress`: searches skip it."""
+    if _held(conn, owner, held) is None:
+        return False
+    if first_position == 0:
+        delete_chunks(conn, held.vector_store_id, held.file_id)
+    insert_chunks(conn, held.vector_store_id, held.file_id, chunks, embeddings, first_position)
+    return True
+
+
+def finish(conn: Conn, owner: str, held: Claim, usage_bytes: int) -> bool:
+    """Mark the file `completed` (its chunks all written), if this replica still holds it."""
     body = _held(conn, owner, held)
     if body is None:
         return False
-    delete_chunks(conn, held.vector_store_id, held.file_id)
-    insert_chunks(conn, held.vector_store_id, held.file_id, chunks, embeddings)
     body["status"] = "completed"
-    body["usage_bytes"] = sum(len(text.encode("utf-8")) for text in chunks)
+    body["usage_bytes"] = usage_bytes
     _write_result(conn, held.vector_store_id, held.file_id, body)
     return True
 

@@ -2,9 +2,10 @@
 
 `DOCUMENTS` are eight short texts on unrelated subjects; `QUESTIONS` ask about a fact of one of them,
 mostly in other words than the text uses, with the file that answers it. `filler(n_tokens, seed)`
-makes distractor documents from the same vocabulary (seeded, so every run searches the same corpus):
-sentences of shuffled words that share the question words but say nothing, so that the labelled
-documents compete with many chunks that look alike to a word-matching ranker.
+makes distractor documents (seeded, so every run searches the same corpus): sentences of made-up
+words (a lexicon of `LEXICON_SIZE` syllable words), common glue words, and, one word in
+`1 / BORROWED`, a word of the labelled documents, so that many chunks share some words with the
+questions and say nothing.
 """
 
 from __future__ import annotations
@@ -128,14 +129,35 @@ def vocabulary() -> list[str]:
     return list(words)
 
 
-def filler(n_tokens: int, seed: int) -> str:
-    """About `n_tokens` words of sentences drawn from the documents' vocabulary."""
+LEXICON_SIZE = 5000
+BORROWED = 20
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "or")]
+
+
+def lexicon(size: int = LEXICON_SIZE, seed: int = 1) -> list[str]:
+    """`size` distinct made-up words of two to four syllables."""
     rng = random.Random(seed)
-    words = vocabulary()
+    words: dict[str, None] = {}
+    while len(words) < size:
+        words["".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))] = None
+    return list(words)
+
+
+def _word(rng: random.Random, made_up: list[str], borrowed: list[str]) -> str:
+    roll = rng.random()
+    if roll < 1 / BORROWED:
+        return rng.choice(borrowed)
+    return rng.choice(_GLUE) if roll < 0.3 else rng.choice(made_up)
+
+
+def filler(n_tokens: int, seed: int) -> str:
+    """About `n_tokens` words of sentences that say nothing (see the module docstring)."""
+    rng = random.Random(seed)
+    made_up, borrowed = lexicon(), vocabulary()
     sentences, count = [], 0
     while count < n_tokens:
         length = rng.randint(8, 18)
-        picked = [rng.choice(words) if rng.random() < 0.6 else rng.choice(_GLUE) for _ in range(length)]
+        picked = [_word(rng, made_up, borrowed) for _ in range(length)]
         sentences.append(" ".join(picked).capitalize() + ".")
         count += length + 1  # the full stop is a token too (files.chunking)
         if rng.random() < 0.12:

@@ -210,3 +210,24 @@ async def test_a_streamed_run_shows_the_search_step_and_the_cited_message(api: A
     assert citation["file_citation"]["file_id"] == files["kettle.txt"]
     assert names.index("thread.run.step.created") < names.index("thread.message.created")
     assert names[-2:] == ["thread.run.completed", "done"]
+
+
+async def test_a_round_searched_again_keeps_one_search_step(api: Api) -> None:
+    """A run executed again (a takeover) records its round's searches once, not twice."""
+    from threadloom.threads_server.storage import search_steps
+
+    assistant = await api.ok("POST", "/assistants", json={"model": "echo", "tools": SEARCH})
+    thread = await api.thread("stall here")
+    run = await api.run(thread["id"], assistant["id"], metadata={"fault": "stall"})
+    run = await api.wait(run, until={"in_progress"})
+    details = {
+        "type": "tool_calls",
+        "tool_calls": [{"id": "call_1", "type": "file_search", "file_search": {}}],
+    }
+    database = api.app.state.services.db
+    first = await database.run(search_steps.record, run["id"], details)
+    second = await database.run(search_steps.record, run["id"], details)
+    assert first is not None and second is not None
+    page = await api.ok("GET", f"/threads/{thread['id']}/runs/{run['id']}/steps")
+    assert [step["id"] for step in page["data"]] == [second["id"]]
+    await api.ok("POST", f"/threads/{thread['id']}/runs/{run['id']}/cancel")

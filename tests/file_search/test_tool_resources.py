@@ -231,3 +231,26 @@ async def test_a_round_searched_again_keeps_one_search_step(api: Api) -> None:
     page = await api.ok("GET", f"/threads/{thread['id']}/runs/{run['id']}/steps")
     assert [step["id"] for step in page["data"]] == [second["id"]]
     await api.ok("POST", f"/threads/{thread['id']}/runs/{run['id']}/cancel")
+
+
+async def test_create_thread_and_run_with_an_attachment_searches_the_new_threads_store(api: Api) -> None:
+    files = await upload(api.app.state.services.db, "garden.txt")
+    assistant = await api.ok("POST", "/assistants", json={"model": "echo", "tools": SEARCH})
+    message = {
+        "role": "user",
+        "content": "search: tomatoes",
+        "attachments": [{"file_id": files["garden.txt"], "tools": SEARCH}],
+    }
+    run = await api.ok(
+        "POST",
+        "/threads/runs",
+        json={"assistant_id": assistant["id"], "thread": {"messages": [message]}},
+    )
+    thread = await api.ok("GET", f"/threads/{run['thread_id']}")
+    (store_id,) = thread["tool_resources"]["file_search"]["vector_store_ids"]
+    assert await store_files(api.app.state.services.db, store_id) == [files["garden.txt"]]
+    run = await api.wait(run)
+    (reply,) = await api.messages(run["thread_id"], run_id=run["id"])
+    text = reply["content"][0]["text"]
+    assert "Water the tomatoes at dawn." in text["value"]
+    assert text["annotations"][0]["file_citation"]["file_id"] == files["garden.txt"]

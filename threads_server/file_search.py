@@ -59,6 +59,8 @@ class FileSearch:
     score_threshold: float = 0.0
     ranker: str = "auto"
     calls: list[SearchCall] = field(default_factory=list)
+    stream_content: bool = False
+    """Whether the run's streamed step events carry result content (`include[]` on create run)."""
 
     @classmethod
     async def for_run(

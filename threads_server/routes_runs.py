@@ -32,7 +32,7 @@ from threadloom.threads_server.request_models import (
     SubmitToolOutputs,
 )
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import Conn, search_steps
 from threadloom.threads_server.storage import messages as storage_messages
 from threadloom.threads_server.storage import runs as storage_runs
 from threadloom.threads_server.storage.rows import ListQuery
@@ -133,9 +133,10 @@ async def create_run(
     """Create a run (400 while another run holds the thread lock).
 
     Honours `Idempotency-Key` unless streaming; a replay answers the stored run and starts nothing.
-    `include[]` is checked; its step content is what list/get steps answer with the same value.
+    `include[]` (file_search result content) applies to the step events of a streamed run; list and
+    get step take it themselves.
     """
-    wants_content(include)
+    content = wants_content(include)
     body = await read_body(request, CreateRun)
     fields = dump(body)
     await tool_resources.check(svc.db, fields)
@@ -150,6 +151,8 @@ async def create_run(
     )
     if isinstance(run, Response):
         return run
+    if content and body.stream:
+        await svc.db.run(search_steps.stream_content, run["id"])
     try:
         await tool_resources.attach_to_thread(svc.db, thread_id, fields.get("additional_messages") or [])
     except Exception:  # the run exists: it must start; it searches without these files

@@ -412,6 +412,8 @@ class Runner:
         if run["status"] != "in_progress":
             return None
         file_search = await FileSearch.for_run(self._db, run, assistant)
+        if file_search is not None:
+            file_search.stream_content = bool(state.get("include_search_content"))
         request = ResponderInput.of_run(run, state, messages, file_search)
         started = time.monotonic()
         result = await self._responder(run["model"]).respond(request)
@@ -423,7 +425,7 @@ class Runner:
         step = await self._owned(search_steps.record, run_id, step_details(file_search))
         if step is None:
             return False
-        shown = without_content(step)
+        shown = step if file_search.stream_content else without_content(step)
         self._events.publish(run_id, "thread.run.step.created", shown)
         self._events.publish(run_id, "thread.run.step.completed", shown)
         return True

@@ -5,7 +5,7 @@ the spec (the `api` fixture)."""
 from __future__ import annotations
 
 from tests.file_search.helpers import INCLUDE, store_body, store_files, upload
-from tests.server.helpers import Api
+from tests.server.helpers import Api, parse_sse
 from threadloom.threads_server import retrieval
 
 SEARCH = [{"type": "file_search"}]
@@ -210,6 +210,19 @@ async def test_a_streamed_run_shows_the_search_step_and_the_cited_message(api: A
     assert citation["file_citation"]["file_id"] == files["kettle.txt"]
     assert names.index("thread.run.step.created") < names.index("thread.message.created")
     assert names[-2:] == ["thread.run.completed", "done"]
+
+    # With include[] on the create, the streamed step carries the results' content.
+    await api.ok(
+        "POST", f"/threads/{thread['id']}/messages", json={"role": "user", "content": "search: kettle"}
+    )
+    response = await api.client.post(
+        f"/threads/{thread['id']}/runs",
+        params={"include[]": INCLUDE},
+        json={"assistant_id": assistant["id"], "stream": True},
+    )
+    streamed = [data for name, data in parse_sse(response.text) if name == "thread.run.step.completed"]
+    result = streamed[0]["step_details"]["tool_calls"][0]["file_search"]["results"][0]
+    assert "Descale the kettle" in result["content"][0]["text"]
 
 
 async def test_a_round_searched_again_keeps_one_search_step(api: Api) -> None:

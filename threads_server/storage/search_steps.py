@@ -13,7 +13,7 @@ from typing import Any
 
 from threadloom.threads_server.ids import now
 from threadloom.threads_server.storage.connection import Conn
-from threadloom.threads_server.storage.runs import ZERO_USAGE, lock_run
+from threadloom.threads_server.storage.runs import ZERO_USAGE, lock_run, save_run
 from threadloom.threads_server.storage.steps import new_step, store_step
 
 
@@ -32,6 +32,17 @@ def _this_rounds_search_steps(conn: Conn, run_id: str) -> list[str]:
         elif calls and all(kind == "file_search" for kind in calls):
             found.append(str(step_id))
     return found
+
+
+def stream_content(conn: Conn, run_id: str) -> None:
+    """Remember that the run's creator asked for result content (`include[]` on create run): the
+    run's streamed step events then carry it."""
+    loaded = lock_run(conn, run_id)
+    if loaded is None:
+        return
+    run, state = loaded
+    state["include_search_content"] = True
+    save_run(conn, run, state, was=run["status"])
 
 
 def record(conn: Conn, run_id: str, step_details: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,8 +4,10 @@ Order: side-by-side batches per run length (threadloom, the seed's loop, the ope
 overhead at concurrency 1 (threadloom against the direct loop); throughput against the no-op baseline;
 then the in-flight batch with the worker's memory; then, with `--crash`, turns while the worker is
 SIGKILLed and restarted (`benchmarks.crash`); then the server phase, the same turns on each storage
-setup of `--server` (`benchmarks.server_phase`). An empty `--run-ms` or `--throughput`, `--turns 0` and
-`--in-flight 0` and `--server ''` skip their phases. Each figure is compared with its DESIGN.md target.
+setup of `--server` (`benchmarks.server_phase`); then, with `--retrieval`, after the stack has
+stopped, ingestion and search on each backend (`benchmarks.retrieval_phase`). An empty `--run-ms`
+or `--throughput`, `--turns 0` and `--in-flight 0` and `--server ''` skip their phases. Each figure is
+compared with its DESIGN.md target.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                     await server_phase.server_phase(args, report, stack)
             finally:
                 await scenarios.aclose()
+    if args.retrieval:  # after the stack is down: it needs none of it
+        from threadloom.benchmarks.retrieval_phase import retrieval_phase
+
+        await retrieval_phase(args, report)
     report.parameters["load_avg_after"] = os.getloadavg()
     report.size()
     print(report.to_json() if args.json else table(report))
@@ -77,6 +83,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found |= {"server": args.server, "server_turns": args.server_turns}
     found["server_concurrency"] = args.server_concurrency
     found["seed"] = args.seed
+    if getattr(args, "retrieval", False):
+        found["retrieval"] = {"chunks": args.retrieval_chunks, "backends": args.retrieval_backends}
     found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
     found["local_activities"] = args.local_activities
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}

@@ -88,5 +88,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="sample the worker with py-spy (the bench extra) in the busiest throughput batch",
     )
+    # Retrieval (issue 16): benchmarks.retrieval_phase.
+    add(
+        "--retrieval",
+        action="store_true",
+        help="also run the retrieval phase: ingestion MB/s and chunks/s, search p50/p99, recall@5",
+    )
+    add("--retrieval-chunks", type=int, default=10_000, help="chunks in the retrieval phase's store")
+    add("--retrieval-searches", type=int, default=240, help="searches timed per retrieval setup")
+    add(
+        "--retrieval-backends",
+        default="sqlite,postgresql",
+        help="storage backends of the retrieval phase (comma-separated)",
+    )
     add("--no-openai", action="store_true", help="skip the openai SDK driver")
     add("--json", action="store_true", help="print the report as JSON")

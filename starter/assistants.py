@@ -2,7 +2,8 @@
 
 `--tool NAME` adds a tool to the assistant: `code_interpreter`, `file_search`, or a function of the
 tool registries the worker serves (`THREADLOOM_TOOLS`; by default the demo's, as `threadloom dev`
-serves), whose definition comes from the registry. Exit codes: 0 done, 1 not found or unreachable.
+serves), whose definition comes from the registry. Exit codes: 0 done, 1 not found or unreachable,
+2 refused by the server (threadloom's server answers `code_interpreter` with a 400: it runs no code).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from threadloom.starter.settings import Settings
 from threadloom.starter.threads_api import threads_client
 from threadloom.threads_client import Assistant, FunctionTool
-from threadloom.threads_client.errors import NotFoundError, ThreadsError
+from threadloom.threads_client.errors import BadRequestError, NotFoundError, ThreadsError
 
 BUILT_IN_TOOLS = ("code_interpreter", "file_search")
 
@@ -105,6 +106,9 @@ async def assistants_command(args: argparse.Namespace, settings: Settings) -> in
             else:
                 await client.assistants.delete(args.assistant_id)
                 print(f"deleted {args.assistant_id}")
+        except BadRequestError as error:  # e.g. code_interpreter, which threadloom's server lacks
+            print(f"InvalidRequest: {error.message}", file=sys.stderr)
+            return 2
         except NotFoundError:
             print(f"AssistantNotFound: no assistant {args.assistant_id}", file=sys.stderr)
             return 1

@@ -13,6 +13,8 @@
     threadloom replay    replay history files or live workflows against the current code
     threadloom janitor   install the schedule that deletes idle threads (or run one pass)
     threadloom codec-server  decrypt payloads for the Temporal UI and CLI (`--new-key ID`: a new key)
+    threadloom files     upload, list or delete files (for file_search)
+    threadloom vector-stores  create, list, add files to, search or delete vector stores
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
 here win over them. Each command names its implementation as `"module:function"` and the module is
@@ -41,6 +43,8 @@ QUIET_COMMANDS = {
     "chat",
     "schema",
     "assistants",
+    "files",
+    "vector-stores",
 }  # their own output is the point; logs only for warnings
 
 
@@ -102,6 +106,13 @@ def _add_turn_commands(commands: Subparsers) -> None:
     send.add_argument("--model", help="override the assistant's model for this run")
     send.add_argument("--deadline", type=float, help="run deadline in seconds")
     send.add_argument("--json", action="store_true", help="print the whole TurnResult as JSON")
+    send.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="upload PATH and attach it with file_search (repeatable)",
+    )
     for name, handler, help in (
         ("dev", f"{STARTER}.demo:dev_command", "run the embedded stack until Ctrl-C"),
         ("demo", f"{STARTER}.demo:demo_command", "run the demo on the embedded stack"),
@@ -194,6 +205,23 @@ def _add_benchmark_commands(commands: Subparsers) -> None:
     add_arguments(bench)
 
 
+def _add_file_commands(commands: Subparsers) -> None:
+    """Files and vector stores (issue 16) register their commands here."""
+    from threadloom.starter import files_cli
+
+    files_cli.add_files_arguments(
+        _command(commands, "files", f"{STARTER}.files_cli:files_command", "upload, list, delete files")
+    )
+    files_cli.add_vector_store_arguments(
+        _command(
+            commands,
+            "vector-stores",
+            f"{STARTER}.files_cli:vector_stores_command",
+            "create, list, add to, search or delete vector stores",
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command but `serve`, which the threads server parses itself."""
     parser = argparse.ArgumentParser(prog="threadloom", description=__doc__.splitlines()[0])
@@ -205,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retention_commands(commands)
     _add_encryption_commands(commands)
     _add_benchmark_commands(commands)
+    _add_file_commands(commands)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 The demo is the seed's flows run as durable turns: a complete conversation (thread, message, run,
 reply); a multi-turn conversation on one thread, whose second turn's run stalls past its deadline and
-is cancelled and run again by the engine; and a turn whose run calls a tool registered in the worker.
+is cancelled and run again by the engine; a turn whose run calls a tool registered in the worker; and
+a turn answered from a document (`demo_document`) attached for file_search, whose reply cites it.
 It prints each reply and where to see the workflow in the Temporal UI, checks what ended up on the
 threads, and exits non-zero if anything is off.
 """
@@ -16,8 +17,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
+from threadloom.starter import demo_document
 from threadloom.starter.api import Threadloom
 from threadloom.starter.devstack import StackInfo, dev_stack
 from threadloom.starter.errors import TurnError
@@ -63,6 +66,8 @@ class _Turn:
     policy: TurnPolicy = field(default_factory=TurnPolicy)
     note: str = ""
     tools: list[str] = field(default_factory=list)
+    document: bool = False
+    """Upload `demo_document` and attach it to the message for file_search."""
 
 
 STALL_ONCE = _Turn(
@@ -89,6 +94,17 @@ FLOWS: list[tuple[str, list[_Turn]]] = [
                 'What is the weather in Lisbon?\n/tool get_weather {"city": "Lisbon"}',
                 tools=["get_weather"],
                 note="the run calls get_weather (a function registered in the worker)",
+            )
+        ],
+    ),
+    (
+        "a turn answered from a document",
+        [
+            _Turn(
+                "search: what happens when a worker crashes in the middle of a turn?",
+                run=RunOverrides(tools=[{"type": "file_search"}]),
+                document=True,
+                note=f"{demo_document.NAME} is attached for file_search; the reply cites it",
             )
         ],
     ),
@@ -126,7 +142,10 @@ async def demo_command(args: argparse.Namespace | None, settings: Settings) -> i
                 print(f"\n[{number}/{len(FLOWS)}] {title}")
                 thread = await threads.threads.create(metadata={"demo": title})
                 for turn in turns:
-                    problems += await _run_turn(threadloom, stack, thread.id, assistant.id, turn)
+                    attachments = await _attach_document(threads) if turn.document else []
+                    problems += await _run_turn(
+                        threadloom, stack, thread.id, assistant.id, turn, attachments
+                    )
                 problems += await _check_thread(threads, thread.id, turns)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     print(f"The stack has stopped; its state stays in {settings.home}/. To open the links above,")
@@ -136,13 +155,35 @@ async def demo_command(args: argparse.Namespace | None, settings: Settings) -> i
     return 1 if problems else 0
 
 
+async def _attach_document(threads: ThreadsClient) -> list[dict[str, Any]]:
+    """Upload the demo's document; the attachment that gives it to file_search."""
+    uploaded = await threads.files.create((demo_document.NAME, demo_document.TEXT.encode()))
+    return [{"file_id": uploaded.id, "tools": [{"type": "file_search"}]}]
+
+
+def _citations(content: list[dict[str, Any]]) -> list[str]:
+    """The file ids that the reply's `file_citation` annotations name."""
+    return [
+        note["file_citation"]["file_id"]
+        for part in content
+        if part.get("type") == "text"
+        for note in part["text"].get("annotations") or []
+        if note.get("type") == "file_citation"
+    ]
+
+
 async def _run_turn(
-    threadloom: Threadloom, stack: StackInfo, thread_id: str, assistant_id: str, turn: _Turn
+    threadloom: Threadloom,
+    stack: StackInfo,
+    thread_id: str,
+    assistant_id: str,
+    turn: _Turn,
+    attachments: list[dict[str, Any]],
 ) -> list[str]:
     request = TurnRequest(
         thread_id=thread_id,
         assistant_id=assistant_id,
-        message=UserMessage(text=turn.text),
+        message=UserMessage(text=turn.text, attachments=attachments),
         run=turn.run,
         policy=turn.policy,
         turn_key=uuid.uuid4().hex[:12],
@@ -157,6 +198,11 @@ async def _run_turn(
         print(f"  FAILED    > {type(error).__name__}: {error}")
         return [f"turn {request.workflow_id} failed: {error}"]
     print(f"  assistant > {_indented(result.reply)}")
+    cited = _citations(result.content)
+    if turn.document:
+        if [a["file_id"] for a in attachments] != cited[:1]:
+            return [f"turn {request.workflow_id} cites {cited}, not {demo_document.NAME}"]
+        print(f"              cites {demo_document.NAME} ({cited[0]}) with a file_citation")
     outcomes = ", ".join(f"{a.run_id}: {a.outcome}" for a in result.attempts)
     print(f"              runs: {outcomes}")
     print(f"              {_ui_link(stack, request.workflow_id)}")

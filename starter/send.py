@@ -8,10 +8,12 @@ import sys
 from typing import Any
 
 from threadloom.starter.api import Threadloom, validate_request
-from threadloom.starter.errors import TurnError
+from threadloom.starter.errors import InvalidRequest, ThreadsUnavailable, TurnError
 from threadloom.starter.settings import Settings
 from threadloom.starter.threads_api import create_thread, require_assistant, threads_client
-from threadloom.workflows.contracts import TurnResult
+from threadloom.threads_client import ThreadsClient
+from threadloom.threads_client.errors import BadRequestError, ThreadsError
+from threadloom.workflows.contracts import TurnRequest, TurnResult
 from threadloom.workflows.conversation_contracts import (
     STATUS_QUERY,
     ConversationStatus,
@@ -27,6 +29,8 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
     2 bad input.
     """
     try:
+        if args.conversation and getattr(args, "file", None):
+            raise InvalidRequest("--file goes with a turn on a thread, not with --conversation")
         if args.conversation:
             thread_id, result = await _send_to_conversation(args, settings)
         else:
@@ -62,12 +66,33 @@ async def _send_turn(args: argparse.Namespace, settings: Settings) -> tuple[str,
     request = validate_request(fields)
     async with threads_client(settings) as client:
         await require_assistant(client, args.assistant)
+        if getattr(args, "file", None):
+            request = await _attach_files(client, request, args.file)
         if not args.thread:
             thread_id = await create_thread(client)
             print(f"new thread {thread_id}", file=sys.stderr)
             request = request.model_copy(update={"thread_id": thread_id})
     threadloom = await Threadloom.connect(settings)
     return request.thread_id, await threadloom.run_turn(request)
+
+
+async def _attach_files(client: ThreadsClient, request: TurnRequest, paths: list[str]) -> TurnRequest:
+    """Upload `paths` (purpose `assistants`) and attach them to the turn's message for file_search."""
+    from threadloom.starter.files_cli import BadInput, upload
+
+    try:
+        uploaded = await upload(client, paths)
+    except BadInput as error:
+        raise InvalidRequest(str(error)) from error
+    except BadRequestError as error:
+        raise InvalidRequest(f"upload refused: {error.message}") from error
+    except ThreadsError as error:
+        raise ThreadsUnavailable(f"could not upload to {client.base_url}: {error}") from error
+    for item in uploaded:
+        print(f"uploaded {item.filename} as {item.id}", file=sys.stderr)
+    attachments = [{"file_id": item.id, "tools": [{"type": "file_search"}]} for item in uploaded]
+    message = request.message.model_copy(update={"attachments": attachments})
+    return request.model_copy(update={"message": message})
 
 
 async def _send_to_conversation(

@@ -52,6 +52,9 @@ async def test_demo_runs_its_conversations_and_exits_zero(
     assert "3 user and 3 assistant messages" in out
     # The tool turn: the run called get_weather, the worker answered, the reply lists the output.
     assert "[get_weather] Lisbon: sunny, 24°C" in out
+    # The document turn: the reply quotes the attached guide and cites it with a file_citation.
+    assert 'From threadloom-field-guide.md: "When a worker crashes in the middle of a turn,' in out
+    assert re.search(r"cites threadloom-field-guide\.md \(file-?\w+\) with a file_citation", out)
     assert "PROBLEM" not in out
     assert (tmp_path / "home" / "temporal.db").exists()
 

@@ -56,6 +56,16 @@ from threadloom.threads_client._models import (
     UnknownObject,
     Usage,
 )
+from threadloom.threads_client._models_files import (
+    FileCounts,
+    FileObject,
+    VectorStore,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreSearchContent,
+    VectorStoreSearchPage,
+    VectorStoreSearchResult,
+)
 from threadloom.threads_client._models_message import (
     Attachment,
     FileCitation,
@@ -161,6 +171,8 @@ __all__ = [
     "ErrorObject",
     "FileCitation",
     "FileCitationAnnotation",
+    "FileCounts",
+    "FileObject",
     "FilePath",
     "FilePathAnnotation",
     "FileSearchOptions",
@@ -231,4 +243,10 @@ __all__ = [
     "UnknownObject",
     "UnprocessableEntityError",
     "Usage",
+    "VectorStore",
+    "VectorStoreFile",
+    "VectorStoreFileBatch",
+    "VectorStoreSearchContent",
+    "VectorStoreSearchPage",
+    "VectorStoreSearchResult",
 ]

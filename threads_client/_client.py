@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from threadloom.threads_client._headers import int_header
 from threadloom.threads_client._pagination import AsyncPage
 from threadloom.threads_client._resources.assistants import Assistants
+from threadloom.threads_client._resources.files import Files
 from threadloom.threads_client._resources.threads import Threads
+from threadloom.threads_client._resources.vector_stores import VectorStores
 from threadloom.threads_client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -121,6 +123,10 @@ class ThreadsClient:
         """Threads, and under them ``messages``, ``runs`` and ``runs.steps``."""
         self.assistants = Assistants(self)
         """Assistants."""
+        self.files = Files(self)
+        """Files (upload, list, retrieve, content, delete)."""
+        self.vector_stores = VectorStores(self)
+        """Vector stores, their files and search."""
         self.idempotency_retention: int | None = None
         """Seconds the server remembers an ``Idempotency-Key``, learned from its last successful
         answer (``threadloom-idempotency-keys``); ``None`` until then, or if it does not honour keys."""
@@ -230,6 +236,8 @@ class ThreadsClient:
         timeout: float | None = None,  # noqa: ASYNC109 - per-attempt HTTP timeout
         stream: bool = False,
         idempotency_key: str | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         query = {key: _query_value(value) for key, value in (params or {}).items() if value is not None}
         headers = {"Accept": "text/event-stream"} if stream else {}
@@ -242,6 +250,8 @@ class ThreadsClient:
             path.lstrip("/"),
             params=query or None,
             json=json,
+            files=files,  # multipart uploads (`files.create`)
+            data=data,
             headers=headers or None,
             timeout=self.timeout if timeout is None else timeout,
         )

@@ -52,3 +52,20 @@ async def list_query(
 ) -> ListQuery:
     """FastAPI dependency: the list parameters every list endpoint takes (async: no thread hop)."""
     return ListQuery(limit=limit, order=order, after=after, before=before)
+
+
+INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+Include = Annotated[list[str] | None, Query(alias="include[]")]
+"""The `include[]` query parameter of create run, list steps and get step."""
+
+
+def wants_content(include: list[str] | None) -> bool:
+    """Whether `include[]` asks for file_search result content; 400 for any other value."""
+    for value in include or []:
+        if value != INCLUDE_CONTENT:
+            raise APIError(
+                f"Invalid value for 'include[]': {value!r}; the only supported value is "
+                f"'{INCLUDE_CONTENT}'.",
+                param="include[]",
+            )
+    return bool(include)

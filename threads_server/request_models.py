@@ -19,6 +19,7 @@ from threadloom.threads_server.request_tools import (
     Tool,
     ToolChoice,
     ToolResources,
+    ToolResourcesCreate,
     limit,
 )
 
@@ -139,7 +140,7 @@ class CreateThread(Strict):
     """`CreateThreadRequest`."""
 
     messages: Messages = None
-    tool_resources: ToolResources | None = None
+    tool_resources: ToolResourcesCreate | None = None
     metadata: Metadata = None
 
 
@@ -187,7 +188,7 @@ class CreateThreadAndRun(RunOptions):
     """`CreateThreadAndRunRequest`."""
 
     thread: CreateThread | None = None
-    tool_resources: ToolResources | None = None
+    tool_resources: ToolResourcesCreate | None = None
 
 
 class ToolOutput(Strict):
@@ -219,6 +220,7 @@ class AssistantFields(Strict):
 
 
 class CreateAssistant(AssistantFields):
-    """Create assistant: `model` is required."""
+    """Create assistant: `model` is required; `tool_resources` may use the `vector_stores` helper."""
 
     model: NonEmpty
+    tool_resources: ToolResourcesCreate | None = None

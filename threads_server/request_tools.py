@@ -84,16 +84,64 @@ class CodeInterpreterResources(Strict):
 
 
 class FileSearchResources(Strict):
-    # The spec's `vector_stores` helper (create a store from file ids) needs a vector-store API this
-    # server does not have, so it is refused as an unknown field rather than stored and ignored.
     vector_store_ids: Annotated[list[NonEmpty], Field(max_length=1)] | None = None
 
 
 class ToolResources(Strict):
-    """`tool_resources` of assistants, threads and thread-and-run requests."""
+    """`tool_resources` of modify requests (assistants, threads): store ids only."""
 
     code_interpreter: CodeInterpreterResources | None = None
     file_search: FileSearchResources | None = None
+
+
+# -- the `vector_stores` helper of create requests (file_search.vector_stores) -----------------
+
+
+class AutoChunking(Strict):
+    type: Literal["auto"]
+
+
+class StaticChunkingOptions(Strict):
+    max_chunk_size_tokens: Annotated[int, Field(ge=100, le=4096)]
+    chunk_overlap_tokens: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _half(self) -> StaticChunkingOptions:
+        if self.chunk_overlap_tokens > self.max_chunk_size_tokens // 2:
+            raise ValueError("chunk_overlap_tokens must not exceed half of max_chunk_size_tokens")
+        return self
+
+
+class StaticChunking(Strict):
+    type: Literal["static"]
+    static: StaticChunkingOptions
+
+
+ChunkingStrategy = Annotated[AutoChunking | StaticChunking, Field(discriminator="type")]
+
+
+class VectorStoreHelper(Strict):
+    """Create a vector store from `file_ids` and attach it (`file_search.vector_stores[]`)."""
+
+    file_ids: Annotated[list[NonEmpty], Field(max_length=10_000)] | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+    metadata: dict[str, str] | None = None
+
+
+class FileSearchResourcesCreate(FileSearchResources):
+    vector_stores: Annotated[list[VectorStoreHelper], Field(max_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_store(self) -> FileSearchResourcesCreate:
+        if self.vector_store_ids and self.vector_stores:
+            raise ValueError("give vector_store_ids or vector_stores, not both (at most 1 store)")
+        return self
+
+
+class ToolResourcesCreate(ToolResources):
+    """`tool_resources` of create requests: store ids, or the `vector_stores` helper."""
+
+    file_search: FileSearchResourcesCreate | None = None
 
 
 class NamedFunction(Strict):

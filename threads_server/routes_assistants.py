@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from threadloom.threads_server import tool_resources
 from threadloom.threads_server.request_body import dump, list_query, read_body
 from threadloom.threads_server.request_models import AssistantFields, CreateAssistant
 from threadloom.threads_server.services import Services, services
@@ -23,7 +24,10 @@ async def create_assistant(request: Request, svc: Svc) -> dict[str, Any] | Respo
     Honours `Idempotency-Key`.
     """
     body = await read_body(request, CreateAssistant)
-    return await svc.idempotency.write(request, storage_assistants.create_assistant, dump(body))
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
+    fields = await tool_resources.build_stores(svc.db, fields, thread=False)
+    return await svc.idempotency.write(request, storage_assistants.create_assistant, fields)
 
 
 @router.get("/assistants")
@@ -42,7 +46,9 @@ async def retrieve_assistant(assistant_id: str, svc: Svc) -> dict[str, Any]:
 async def modify_assistant(assistant_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     """Change an assistant's fields."""
     body = await read_body(request, AssistantFields, allow_empty=True)
-    return await svc.db.run(storage_assistants.modify_assistant, assistant_id, dump(body))
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
+    return await svc.db.run(storage_assistants.modify_assistant, assistant_id, fields)
 
 
 @router.delete("/assistants/{assistant_id}")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from threadloom.threads_server import tool_resources
 from threadloom.threads_server.request_body import dump, list_query, read_body
 from threadloom.threads_server.request_models import CreateMessage, ModifyMetadata
 from threadloom.threads_server.services import Services, services
@@ -20,13 +21,18 @@ Svc = Annotated[Services, Depends(services)]
 async def create_message(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | Response:
     """Add a message (400 while a run holds the thread lock; honours `Idempotency-Key`)."""
     body = await read_body(request, CreateMessage)
-    return await svc.idempotency.write(
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
+    message = await svc.idempotency.write(
         request,
         storage_messages.create_message,
         thread_id,
-        dump(body),
+        fields,
         svc.settings.max_messages_per_thread,
     )
+    if not isinstance(message, Response):
+        await tool_resources.attach_to_thread(svc.db, thread_id, [fields])
+    return message
 
 
 @router.get("/threads/{thread_id}/messages")

@@ -9,15 +9,22 @@ both are advertised on every answer (`threadloom-long-poll-max-ms`, `threadloom-
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from threadloom.threads_server import long_poll
+from threadloom.threads_server import long_poll, tool_resources
 from threadloom.threads_server.errors import APIError
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event
-from threadloom.threads_server.request_body import dump, list_query, read_body
+from threadloom.threads_server.request_body import (
+    Include,
+    dump,
+    list_query,
+    read_body,
+    wants_content,
+)
 from threadloom.threads_server.request_models import (
     CreateRun,
     CreateThreadAndRun,
@@ -25,12 +32,13 @@ from threadloom.threads_server.request_models import (
     SubmitToolOutputs,
 )
 from threadloom.threads_server.services import Services, services
-from threadloom.threads_server.storage import Conn
+from threadloom.threads_server.storage import Conn, search_steps
 from threadloom.threads_server.storage import messages as storage_messages
 from threadloom.threads_server.storage import runs as storage_runs
 from threadloom.threads_server.storage.rows import ListQuery
 from threadloom.threads_server.streaming import sse_response
 
+log = logging.getLogger("threads_server.runs")
 router = APIRouter(tags=["runs"])
 Svc = Annotated[Services, Depends(services)]
 RunStatus = Literal[
@@ -98,9 +106,11 @@ async def create_thread_and_run(request: Request, svc: Svc) -> dict[str, Any] | 
     """
     body = await read_body(request, CreateThreadAndRun)
     fields = dump(body)
+    await tool_resources.check(svc.db, fields)
     thread_fields = dict(fields.pop("thread", None) or {})
     if "tool_resources" in fields:
         thread_fields["tool_resources"] = fields.pop("tool_resources")
+    thread_fields = await tool_resources.build_stores(svc.db, thread_fields, thread=True)
     created = await svc.idempotency.write(
         request,
         storage_runs.create_thread_and_run,
@@ -117,23 +127,36 @@ async def create_thread_and_run(request: Request, svc: Svc) -> dict[str, Any] | 
 
 
 @router.post("/threads/{thread_id}/runs", response_model=None)
-async def create_run(thread_id: str, request: Request, svc: Svc) -> dict[str, Any] | Response:
+async def create_run(
+    thread_id: str, request: Request, svc: Svc, include: Include = None
+) -> dict[str, Any] | Response:
     """Create a run (400 while another run holds the thread lock).
 
     Honours `Idempotency-Key` unless streaming; a replay answers the stored run and starts nothing.
+    `include[]` (file_search result content) applies to the step events of a streamed run; list and
+    get step take it themselves.
     """
+    content = wants_content(include)
     body = await read_body(request, CreateRun)
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
     run = await svc.idempotency.write(
         request,
         _create_run,
         thread_id,
-        dump(body),
+        fields,
         svc.settings.run_expiry_seconds,
         svc.settings.max_messages_per_thread,
         enabled=not body.stream,
     )
     if isinstance(run, Response):
         return run
+    if content and body.stream:
+        await svc.db.run(search_steps.stream_content, run["id"])
+    try:
+        await tool_resources.attach_to_thread(svc.db, thread_id, fields.get("additional_messages") or [])
+    except Exception:  # the run exists: it must start; it searches without these files
+        log.exception("run %s: attaching its messages' files to the thread's store failed", run["id"])
     return _start(svc, run, bool(body.stream))
 
 

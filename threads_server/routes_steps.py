@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from threadloom.threads_server.request_body import list_query
+from threadloom.threads_server.file_search import without_content
+from threadloom.threads_server.request_body import Include, list_query, wants_content
 from threadloom.threads_server.services import Services, services
 from threadloom.threads_server.storage import Conn
 from threadloom.threads_server.storage import runs as storage_runs
@@ -29,13 +30,23 @@ def _step(conn: Conn, thread_id: str, run_id: str, step_id: str) -> dict[str, An
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")
 async def list_run_steps(
-    thread_id: str, run_id: str, svc: Svc, query: Annotated[ListQuery, Depends(list_query)]
+    thread_id: str,
+    run_id: str,
+    svc: Svc,
+    query: Annotated[ListQuery, Depends(list_query)],
+    include: Include = None,
 ) -> dict[str, Any]:
-    """List a run's steps (`include[]` is accepted and ignored)."""
-    return await svc.db.run(_steps_page, thread_id, run_id, query)
+    """List a run's steps; file_search results carry their `content` only with `include[]`."""
+    page = await svc.db.run(_steps_page, thread_id, run_id, query)
+    if not wants_content(include):
+        page["data"] = [without_content(step) for step in page["data"]]
+    return page
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
-async def retrieve_run_step(thread_id: str, run_id: str, step_id: str, svc: Svc) -> dict[str, Any]:
-    """Retrieve a run step."""
-    return await svc.db.run(_step, thread_id, run_id, step_id)
+async def retrieve_run_step(
+    thread_id: str, run_id: str, step_id: str, svc: Svc, include: Include = None
+) -> dict[str, Any]:
+    """Retrieve a run step; file_search results carry their `content` only with `include[]`."""
+    step = await svc.db.run(_step, thread_id, run_id, step_id)
+    return step if wants_content(include) else without_content(step)

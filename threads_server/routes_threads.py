@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from threadloom.threads_server import tool_resources
 from threadloom.threads_server.request_body import dump, read_body
 from threadloom.threads_server.request_models import CreateThread, ModifyThread
 from threadloom.threads_server.services import Services, services
@@ -19,7 +20,10 @@ Svc = Annotated[Services, Depends(services)]
 async def create_thread(request: Request, svc: Svc) -> dict[str, Any] | Response:
     """Create a thread, optionally with initial messages (honours `Idempotency-Key`)."""
     body = await read_body(request, CreateThread, allow_empty=True)
-    return await svc.idempotency.write(request, storage_threads.create_thread, dump(body))
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
+    fields = await tool_resources.build_stores(svc.db, fields, thread=True)
+    return await svc.idempotency.write(request, storage_threads.create_thread, fields)
 
 
 @router.get("/threads/{thread_id}")
@@ -32,7 +36,9 @@ async def retrieve_thread(thread_id: str, svc: Svc) -> dict[str, Any]:
 async def modify_thread(thread_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     """Replace a thread's metadata and/or tool resources."""
     body = await read_body(request, ModifyThread, allow_empty=True)
-    return await svc.db.run(storage_threads.modify_thread, thread_id, dump(body))
+    fields = dump(body)
+    await tool_resources.check(svc.db, fields)
+    return await svc.db.run(storage_threads.modify_thread, thread_id, fields)
 
 
 @router.delete("/threads/{thread_id}")

@@ -40,6 +40,7 @@ from typing import Any
 
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event, RunEvents, error_data
 from threadloom.threads_server.expiry import Expiries, is_due
+from threadloom.threads_server.file_search import FileSearch, step_details, without_content
 from threadloom.threads_server.finish_times import FinishTimes
 from threadloom.threads_server.replicas import MAX_TAKEOVERS, SWEEP_LIMIT, Replica
 from threadloom.threads_server.responders import (
@@ -51,7 +52,7 @@ from threadloom.threads_server.responders import (
 )
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
-from threadloom.threads_server.storage import Database, leases
+from threadloom.threads_server.storage import Database, leases, search_steps
 from threadloom.threads_server.storage import run_progress as progress
 from threadloom.threads_server.storage import runs as storage_runs
 
@@ -429,9 +430,13 @@ class Runner:
                     return
                 elif fault.kind == "incomplete":
                     override = fault.value
-            result = await self._respond(run_id)
-            if result is None:
+            responded = await self._respond(run_id)
+            if responded is None:
                 return
+            result, file_search = responded
+            if file_search is not None and file_search.calls:
+                if not await self._record_searches(run_id, file_search):
+                    return
             if isinstance(result, ToolCalls) and override is None:
                 await self._ask_for_tools(run_id, result)
             else:
@@ -449,15 +454,28 @@ class Runner:
             log.exception("run %s failed", run_id)
             await self._finish(run_id, "failed", owned=True, last_error=dict(SERVER_ERROR))
 
-    async def _respond(self, run_id: str) -> Reply | ToolCalls | None:
-        run, state, _assistant, messages = await self._db.run(progress.context, run_id)
+    async def _respond(self, run_id: str) -> tuple[Reply | ToolCalls, FileSearch | None] | None:
+        run, state, assistant, messages = await self._db.run(progress.context, run_id)
         if run["status"] != "in_progress":
             return None
-        request = ResponderInput.of_run(run, state, messages)
+        file_search = await FileSearch.for_run(self._db, run, assistant)
+        if file_search is not None:
+            file_search.stream_content = bool(state.get("include_search_content"))
+        request = ResponderInput.of_run(run, state, messages, file_search)
         started = time.monotonic()
         result = await self._responder(run["model"]).respond(request)
         log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
-        return result
+        return result, file_search
+
+    async def _record_searches(self, run_id: str, file_search: FileSearch) -> bool:
+        """Store the run's completed `file_search` step; False if the run moved on meanwhile."""
+        step = await self._owned(search_steps.record, run_id, step_details(file_search))
+        if step is None:
+            return False
+        shown = step if file_search.stream_content else without_content(step)
+        self._events.publish(run_id, "thread.run.step.created", shown)
+        self._events.publish(run_id, "thread.run.step.completed", shown)
+        return True
 
     async def _ask_for_tools(self, run_id: str, result: ToolCalls) -> None:
         done = await self._owned(progress.require_action, run_id, result.calls, result.usage)
@@ -490,7 +508,14 @@ class Runner:
             await self._events.room(run_id)
             self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
         done = await self._owned(
-            progress.complete_reply, run_id, step, message, reply.text, reply.usage, reason
+            progress.complete_reply,
+            run_id,
+            step,
+            message,
+            reply.text,
+            reply.usage,
+            reason,
+            reply.annotations,
         )
         if done is None:
             return

@@ -37,7 +37,7 @@ async def test_assistants_create_list_show_delete(
 ) -> None:
     name = f"support-{uuid.uuid4().hex[:6]}"
     create = parse("assistants", "create", "--name", name, "--instructions", "Be brief.",
-                   "--tool", "get_weather", "--tool", "code_interpreter")  # fmt: skip
+                   "--tool", "get_weather", "--tool", "file_search")  # fmt: skip
     assert await assistants_command(create, settings) == 0
     out, err = capsys.readouterr()
     assistant_id = out.strip()
@@ -46,7 +46,7 @@ async def test_assistants_create_list_show_delete(
 
     assert await assistants_command(parse("assistants", "list"), settings) == 0
     listed = capsys.readouterr().out
-    assert f"{assistant_id}  model echo  name '{name}'  tools get_weather, code_interpreter" in listed
+    assert f"{assistant_id}  model echo  name '{name}'  tools get_weather, file_search" in listed
 
     assert await assistants_command(parse("assistants", "show", assistant_id), settings) == 0
     shown = json.loads(capsys.readouterr().out)

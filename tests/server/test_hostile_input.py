@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from tests.server.helpers import Api
+from threadloom.threads_server import retrieval
 from threadloom.threads_server.storage import Conn
 from threadloom.threads_server.storage import threads as storage_threads
 
@@ -156,15 +157,17 @@ async def test_tool_resources_follow_the_spec(api: Api, resources: dict) -> None
 
 
 async def test_valid_tool_resources_read_back(api: Api) -> None:
-    resources = {"code_interpreter": {"file_ids": ["file_a", "file_b"]}, "file_search": {}}
+    # Ids must exist (unknown ones are a 400: tests/file_search); code_interpreter may name no file.
+    resources = {"code_interpreter": {"file_ids": []}, "file_search": {}}
     thread = await api.ok("POST", "/threads", json={"tool_resources": resources})
     assert (await api.ok("GET", f"/threads/{thread['id']}"))["tool_resources"] == resources
+    store_id = await retrieval.create_vector_store(api.app.state.services.db, file_ids=[])
     assistant = await api.ok(
         "POST",
         "/assistants",
-        json={"model": "echo", "tool_resources": {"file_search": {"vector_store_ids": ["vs_1"]}}},
+        json={"model": "echo", "tool_resources": {"file_search": {"vector_store_ids": [store_id]}}},
     )
-    assert assistant["tool_resources"] == {"file_search": {"vector_store_ids": ["vs_1"]}}
+    assert assistant["tool_resources"] == {"file_search": {"vector_store_ids": [store_id]}}
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,18 @@ Responder.respond(ResponderInput) -> Reply | ToolCalls      raises ResponderErro
 ├── EchoResponder            deterministic, offline (`echo.py`)
 └── ChatCompletionsResponder OpenAI-compatible chat completions (`chat_completions.py`)
 ```
+A run with the `file_search` tool passes `ResponderInput.file_search` (`threads_server.file_search`):
+a responder searches through it, and cites what it found with `Reply.annotations`; the runner records
+the searches as the run's `file_search` step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from threadloom.threads_server.file_search import FileSearch
 
 Usage = dict[str, int]
 
@@ -38,10 +44,16 @@ class ResponderInput:
     tool_choice: Any = "auto"
     parallel_tool_calls: bool = True
     response_format: Any = "auto"
+    file_search: FileSearch | None = None
+    """The run's file_search tool, when it has one: `await file_search.search(query)`."""
 
     @classmethod
     def of_run(
-        cls, run: dict[str, Any], state: dict[str, Any], messages: list[dict[str, Any]]
+        cls,
+        run: dict[str, Any],
+        state: dict[str, Any],
+        messages: list[dict[str, Any]],
+        file_search: FileSearch | None = None,
     ) -> ResponderInput:
         """The input for `run` (its stored `state` holds the tool rounds) over `messages`."""
         return cls(
@@ -57,16 +69,21 @@ class ResponderInput:
             tool_choice=run["tool_choice"],
             parallel_tool_calls=run["parallel_tool_calls"],
             response_format=run["response_format"],
+            file_search=file_search,
         )
 
 
 @dataclass(frozen=True)
 class Reply:
-    """A text answer; `incomplete_reason` names a token limit that cut it short."""
+    """A text answer; `incomplete_reason` names a token limit that cut it short.
+
+    `annotations` are the text's `file_citation`s (`file_search.cite`), spans within `text`.
+    """
 
     text: str
     usage: Usage
     incomplete_reason: str | None = None
+    annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,14 @@ step of parallel calls, and a line `/then` starts the next round, asked for afte
 previous one are submitted. Once every round is answered the reply is
 `Echo: <text without the /tool and /then lines>` followed by one line `[NAME] <output>` per output.
 Tokens are counted as whitespace-separated words.
+
+File search (runs with the `file_search` tool): each line `search: QUERY` of that message searches the
+run's vector stores (the assistant's and the thread's). The reply is the echo as above, then one line
+per search line, in order: `From NAME: "QUOTE"【s:i†NAME】` quoting the top hit: of its paragraphs
+(Markdown heading lines left out), the first that holds the most of the query's words, on one line,
+cut to `QUOTE_CHARS` at a word. The marker carries a
+`file_citation` annotation for that file; or `No results for "QUERY".` when nothing matched. Without
+the tool, a `search:` line is echoed like any other text.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import re
 from typing import Any
 
+from threadloom.threads_server.file_search import FileSearch, cite, marker
 from threadloom.threads_server.responders import (
     Reply,
     ResponderInput,
@@ -23,6 +32,8 @@ from threadloom.threads_server.responders import (
 )
 
 TOOL_LINE = re.compile(r"^/tool\s+([A-Za-z0-9_-]{1,64})(?:\s+(.*))?$")
+SEARCH_LINE = re.compile(r"^search:\s*(\S.*)$", re.IGNORECASE)
+QUOTE_CHARS = 300
 
 
 def count_tokens(text: str) -> int:
@@ -78,7 +89,12 @@ class EchoResponder:
             calls = rounds[done]
             return ToolCalls(calls, usage(prompt_tokens, sum(len(c["arguments"]) for c in calls)))
         reply = self._reply(text, remaining, request.rounds, bool(rounds))
-        return _limit(reply, prompt_tokens, request.max_completion_tokens)
+        annotations: list[dict[str, Any]] = []
+        if request.file_search is not None:
+            reply, annotations = await _searched(reply, text, request.file_search)
+        limited = _limit(reply, prompt_tokens, request.max_completion_tokens)
+        kept = [a for a in annotations if a["end_index"] <= len(limited.text)]
+        return Reply(limited.text, limited.usage, limited.incomplete_reason, kept)
 
     @staticmethod
     def _reply(text: str, remaining: list[str], rounds: list[Any], called: bool) -> str:
@@ -88,6 +104,48 @@ class EchoResponder:
         for tool_round in rounds:
             lines.extend(f"[{call['name']}] {call['output']}" for call in tool_round.calls)
         return "\n".join(lines)
+
+
+def best_passage(text: str, query: str) -> str:
+    """The paragraph of `text` holding most of the query's words (the first of equals)."""
+    words = {word for word in re.findall(r"\w+", query.lower()) if len(word) > 2}
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        kept = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("#"))
+        if kept.strip():
+            paragraphs.append(kept)
+    if not paragraphs:
+        return text
+    found = [len(words & set(re.findall(r"\w+", p.lower()))) for p in paragraphs]
+    return paragraphs[found.index(max(found))]
+
+
+def quote(text: str, most: int = QUOTE_CHARS) -> str:
+    """`text` on one line, cut at a word to at most `most` characters (`…` marks a cut)."""
+    flat = " ".join(text.split())
+    if len(flat) <= most:
+        return flat
+    cut = flat[: most - 1].rsplit(" ", 1)[0] if " " in flat[: most - 1] else flat[: most - 1]
+    return cut + "…"
+
+
+async def _searched(reply: str, text: str, file_search: FileSearch) -> tuple[str, list[dict[str, Any]]]:
+    """The reply with one line per `search:` line of `text`, and its citations."""
+    queries = [
+        m.group(1).strip() for m in (SEARCH_LINE.match(line.strip()) for line in text.splitlines()) if m
+    ]
+    lines = [reply]
+    for query in queries:
+        hits = await file_search.search(query)
+        if not hits:
+            lines.append(f'No results for "{query}".')
+            continue
+        number = len(file_search.calls) - 1
+        top = hits[0]
+        passage = quote(best_passage(top.text, query))
+        lines.append(f'From {top.filename}: "{passage}"{marker(number, 0, top.filename)}')
+    reply = "\n".join(lines)
+    return reply, cite(reply, file_search.calls)
 
 
 def _limit(reply: str, prompt_tokens: int, max_completion_tokens: int | None) -> Reply:

@@ -97,15 +97,19 @@ def complete_reply(
     text: str,
     usage: dict[str, int],
     incomplete_reason: str | None,
+    annotations: list[Objects] | None = None,
 ) -> tuple[Objects, Objects, Objects] | None:
-    """Fill the message, complete the step, and end the run `completed` or `incomplete`."""
+    """Fill the message (with its text's `annotations`), complete the step, and end the run
+    `completed` or `incomplete`."""
     loaded = lock_run(conn, run_id)
     if loaded is None or loaded[0]["status"] != "in_progress":
         return None
     run, state = loaded
     stamp = now()
     state["usage"] = _usage_add(state["usage"], usage)
-    message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+    message["content"] = [
+        {"type": "text", "text": {"value": text, "annotations": list(annotations or [])}}
+    ]
     if incomplete_reason:
         message.update(
             status="incomplete", incomplete_at=stamp, incomplete_details={"reason": "max_tokens"}

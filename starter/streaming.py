@@ -361,9 +361,7 @@ class _TurnReader:
         self._text, self._message_id = "", ""
         return RunRestarted(0, run_id=run_id, reason=str(error.get("message") or "stream error"))
 
-    def _translate(
-        self, name: str, data: Any, calls: dict[str, tuple[str, str]]
-    ) -> list[TurnEvent]:
+    def _translate(self, name: str, data: Any, calls: dict[str, tuple[str, str]]) -> list[TurnEvent]:
         if name == "thread.message.delta":
             parts = (data.get("delta") or {}).get("content") or []
             text = "".join(
@@ -424,14 +422,10 @@ async def _request_of(handle: WorkflowHandle[Any, Any]) -> TurnRequest:
             started = event.workflow_execution_started_event_attributes
             if started.workflow_type.name != TURN_WORKFLOW:
                 break
-            decoded = await handle._client.data_converter.decode(
-                started.input.payloads, [TurnRequest]
-            )
+            decoded = await handle._client.data_converter.decode(started.input.payloads, [TurnRequest])
             request: TurnRequest = decoded[0]
             return request
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-    raise StreamError(
-        f"no turn {handle.id}", details={"workflow_id": handle.id}, workflow_id=handle.id
-    )
+    raise StreamError(f"no turn {handle.id}", details={"workflow_id": handle.id}, workflow_id=handle.id)

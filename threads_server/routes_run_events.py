@@ -11,6 +11,9 @@ over by another replica: its reply is replaced), then `event: done`.
 A reader that stops reading never holds up the run: its queue is dropped when full, where a
 standard stream would make the run's deltas wait (`events.RunEvents.room`).
 
+With `threadloom_at=true` each frame also carries, as an SSE comment (`: at=<Unix seconds>`), when
+the server logged the event: `threadloom bench` measures each delta's lag with it.
+
 400 for an `after` past the run's logged events; 404 for an unknown run; 410 when the run has
 ended and its events are no longer kept (a restart, or evicted): read its messages instead.
 """
@@ -44,17 +47,24 @@ def _ends(event: Event) -> bool:
     )
 
 
-def _frame(event: Event) -> bytes:
+def _frame(event: Event, stamps: bool) -> bytes:
     head = f"id: {event.seq}\n" if event.seq else ""
+    if stamps:
+        head += f": at={event.at:.6f}\n"
     return f"{head}event: {event.event}\ndata: {event.payload}\n\n".encode()
 
 
 async def _frames(
-    svc: Services, thread_id: str, run_id: str, past: list[Event], subscription: Subscription
+    svc: Services,
+    thread_id: str,
+    run_id: str,
+    past: list[Event],
+    subscription: Subscription,
+    stamps: bool,
 ) -> AsyncIterator[bytes]:
     try:
         for event in past:
-            yield _frame(event)
+            yield _frame(event, stamps)
             if _ends(event):
                 yield DONE
                 return
@@ -68,7 +78,7 @@ async def _frames(
                     break
                 yield b": waiting\n\n"  # keeps proxies from closing a quiet stream
                 continue
-            yield _frame(event)
+            yield _frame(event, stamps)
             if _ends(event):
                 break
         yield DONE
@@ -82,6 +92,7 @@ async def run_events(
     run_id: str,
     svc: Svc,
     after: Annotated[int, Query(ge=0)] = 0,
+    threadloom_at: Annotated[bool, Query()] = False,
 ) -> StreamingResponse:
     """Stream the run's events numbered above `after`, then its live ones, until it ends."""
     log: RunLog | None = svc.events.log
@@ -103,7 +114,7 @@ async def run_events(
         )
     subscription = svc.events.subscribe(run_id, stalls=False)
     return StreamingResponse(
-        _frames(svc, thread_id, run_id, past or [], subscription),
+        _frames(svc, thread_id, run_id, past or [], subscription, threadloom_at),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )

@@ -13,6 +13,7 @@ messages.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from threadloom.threads_server.events import Event
@@ -43,7 +44,7 @@ class RunLog:
         if len(events) >= self.max_events:
             self._full.add(run_id)
             return
-        event.seq = len(events) + 1
+        event.seq, event.at = len(events) + 1, time.time()
         events.append(event)
 
     def since(self, run_id: str, after: int) -> list[Event] | None:

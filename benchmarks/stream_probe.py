@@ -2,11 +2,11 @@
 
 `StreamProbeWorkflow` hosts a `WorkflowStream` and runs one activity that creates the run, reads
 its events (the threads server's run event stream), publishes each text delta to the workflow's
-stream (batched every `batch_ms`, the first one flushed at once) and returns the reply; the backend subscribes through Temporal only. That
-is how a turn would stream with `temporalio.contrib.workflow_streams` (the Threads API key stays in
-the worker). Every publish batch is a signal and every subscriber poll an update, so its history
-grows with the batches: `threadloom bench` counts them. Not used by threadloom's turns (README,
-"Streaming turns").
+stream (batched every `batch_ms`, the first one flushed at once) and returns the reply; the
+backend subscribes through Temporal only. That is how a turn would stream with
+`temporalio.contrib.workflow_streams` (the Threads API key stays in the worker). Every publish
+batch is a signal and every subscriber poll an update, so its history grows with the batches:
+`threadloom bench` counts them. Not used by threadloom's turns (README, "Streaming turns").
 """
 
 from __future__ import annotations
@@ -113,12 +113,13 @@ class StreamProbeWorkflow:
     @workflow.run
     async def run(self, probe: ProbeInput) -> ProbeOutput:
         """Stream one run."""
-        return await workflow.execute_activity(
+        out: ProbeOutput = await workflow.execute_activity(
             "stream_probe_run",
             probe,
             result_type=ProbeOutput,
             start_to_close_timeout=timedelta(minutes=5),
         )
+        return out
 
 
 async def subscribe(stream: WorkflowStreamClient, count: int) -> list[tuple[float, ProbeDelta]]:

@@ -8,9 +8,10 @@
 
 Each turn's reply is `--stream-deltas` deltas, `--stream-delay-ms` apart (the echo responder's
 pause). Time to first token runs from the call that starts the turn to the first text delta in
-hand; a delta's lag from the moment the server logged it (`threadloom_at` of the run's event
-stream, read back after the turn) to its arrival. History events are the turn workflow's (or the
-probe's); CPU is all the stack's processes', per turn. Turns run one at a time.
+hand (`run_created_ms`: the part until the server created the run); a delta's lag from the moment
+the server logged it (`threadloom_at` of the run's event stream, read back after the turn) to its
+arrival. History events are the turn workflow's (or the probe's); CPU is all the stack's
+processes', per turn. Turns run one at a time.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Streamed:
     thread_id: str
     run_id: str
     history_events: int | None = None
+    created: float | None = None
+    """When the server logged the run's creation (Unix s)."""
 
 
 @dataclass
@@ -137,25 +140,29 @@ async def _batch(
     way.cpu_ms = cpu.per_turn_ms(before, cpu.snapshot(), turns)
     async with httpx.AsyncClient(base_url=stack.threads_base_url, timeout=60) as http:
         for turn in way.turns:
-            logged = await _logged_deltas(http, turn.thread_id, turn.run_id)
+            turn.created, logged = await _logged_deltas(http, turn.thread_id, turn.run_id)
             way.lags_ms += [
                 (arrived - at) * 1000 for arrived, at in zip(turn.arrivals, logged, strict=False)
             ]
     return way
 
 
-async def _logged_deltas(http: httpx.AsyncClient, thread_id: str, run_id: str) -> list[float]:
-    """When the server logged each text delta of the run (Unix s), in order."""
+async def _logged_deltas(
+    http: httpx.AsyncClient, thread_id: str, run_id: str
+) -> tuple[float | None, list[float]]:
+    """When the server logged the run's creation and each of its text deltas (Unix s), in order."""
     answer = await http.get(
         f"threads/{thread_id}/runs/{run_id}/events", params={"threadloom_at": "true"}
     )
-    found, at = [], 0.0
+    found, at, created = [], 0.0, None
     for line in answer.text.splitlines():
         if line.startswith(": at="):
             at = float(line.removeprefix(": at="))
         elif line == "event: thread.message.delta":
             found.append(at)
-    return found
+        elif line == "event: thread.run.created":
+            created = at
+    return created, found
 
 
 def _sdk(
@@ -238,11 +245,13 @@ def _record(report: Report, results: list[Way], args: argparse.Namespace) -> Non
     for way in results:
         ttft = [(t.arrivals[0] - t.started) * 1000 for t in way.turns if t.arrivals]
         events = [t.history_events for t in way.turns if t.history_events is not None]
+        created = [(t.created - t.started) * 1000 for t in way.turns if t.created is not None]
         figures[way.name] = {
             "turns": len(way.turns),
             "deltas_per_turn": median([len(t.arrivals) for t in way.turns]),
             "ttft_ms_p50": _ms(median(ttft)),
             "ttft_ms_p95": _ms(percentile(ttft, 95)),
+            "run_created_ms_p50": _ms(median(created)),
             "delta_lag_ms_p50": _ms(median(way.lags_ms)),
             "delta_lag_ms_p95": _ms(percentile(way.lags_ms, 95)),
             "history_events_per_turn": median(events) if events else None,

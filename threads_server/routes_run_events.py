@@ -110,11 +110,13 @@ async def find_turn_run(
     wait = min(wait_ms, svc.settings.long_poll_max_ms) / 1000
     deadline = asyncio.get_running_loop().time() + wait
     tags = {TURN_TAG: threadloom_turn, ATTEMPT_TAG: str(threadloom_attempt)}
-    while True:
-        waiter = log.waiter(thread_id) if log is not None else None
-        try:
-            page = await svc.db.run(storage_runs.list_runs, thread_id, ListQuery(limit=SCAN_RUNS))
-            for run in page["data"]:
+    # Listening before the look at the database: a run created in between is not missed.
+    waiter = log.waiter(thread_id) if log is not None else None
+    try:
+        page = await svc.db.run(storage_runs.list_runs, thread_id, ListQuery(limit=SCAN_RUNS))
+        candidates = list(page["data"])
+        while True:
+            for run in candidates:
                 metadata = run.get("metadata") or {}
                 if all(metadata.get(key) == value for key, value in tags.items()):
                     return {"run": run}
@@ -123,10 +125,14 @@ async def find_turn_run(
                 return {"run": None}
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
-                    await waiter.wait()
-        finally:
-            if waiter is not None and log is not None:
-                log.forget(thread_id, waiter)
+                    await waiter.event.wait()
+            # The run as it was announced: no second read of the database, which the new
+            # run's own writes keep busy right now.
+            candidates, waiter.created = waiter.created, []
+            waiter.event.clear()
+    finally:
+        if waiter is not None and log is not None:
+            log.forget(thread_id, waiter)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/events", response_model=None)
@@ -139,12 +145,15 @@ async def run_events(
 ) -> StreamingResponse:
     """Stream the run's events numbered above `after`, then its live ones, until it ends."""
     log: RunLog | None = svc.events.log
-    run = await svc.db.run(storage_runs.get_run, thread_id, run_id)  # 404 for an unknown run
     if log is None:
         raise APIError("This server keeps no run events.", status=404, code="not_found")
+    status = None
+    if log.thread_of(run_id) != thread_id:  # a run logged here is known: no database read
+        run = await svc.db.run(storage_runs.get_run, thread_id, run_id)  # 404 for an unknown run
+        status = run["status"]
     # No await from here to the subscription: nothing is published in between.
     past = log.since(run_id, after)
-    if past is None and run["status"] in TERMINAL_RUN_STATUSES:
+    if past is None and status in TERMINAL_RUN_STATUSES:
         raise APIError(
             f"The events of run {run_id} are no longer kept; read its messages.",
             status=410,

@@ -16,11 +16,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from typing import Any
 
 from threadloom.threads_server.events import Event
 
 DEFAULT_MAX_RUNS = 2000
 DEFAULT_MAX_EVENTS = 20_000
+
+
+class RunWaiter:
+    """The runs created on one thread while someone waits for one (`RunLog.waiter`)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.created: list[dict[str, Any]] = []
 
 
 class RunLog:
@@ -31,15 +40,15 @@ class RunLog:
         self.max_events = max(1, max_events)
         self._runs: OrderedDict[str, list[Event]] = OrderedDict()
         self._full: set[str] = set()
-        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._waiting: dict[str, set[RunWaiter]] = {}
 
-    def waiter(self, thread_id: str) -> asyncio.Event:
-        """An event set when a run is next created on the thread (`forget` it when done)."""
-        waiter = asyncio.Event()
+    def waiter(self, thread_id: str) -> RunWaiter:
+        """Told of each run created on the thread from now on (`forget` it when done)."""
+        waiter = RunWaiter()
         self._waiting.setdefault(thread_id, set()).add(waiter)
         return waiter
 
-    def forget(self, thread_id: str, waiter: asyncio.Event) -> None:
+    def forget(self, thread_id: str, waiter: RunWaiter) -> None:
         """Stop telling `waiter` of new runs."""
         waiters = self._waiting.get(thread_id)
         if waiters is not None:
@@ -50,9 +59,10 @@ class RunLog:
     def append(self, run_id: str, event: Event) -> None:
         """Log `event` as the run's next one (numbering it), unless the run's log is full."""
         if event.event == "thread.run.created" and self._waiting:
-            thread_id = event.data.get("thread_id")
-            for waiter in self._waiting.get(thread_id, ()):
-                waiter.set()
+            run = event.data
+            for waiter in self._waiting.get(run.get("thread_id"), ()):
+                waiter.created.append(run)
+                waiter.event.set()
         events = self._runs.get(run_id)
         if events is None:
             events = self._runs[run_id] = []
@@ -73,6 +83,14 @@ class RunLog:
         if events is None:
             return None
         return events[max(0, after) :]
+
+    def thread_of(self, run_id: str) -> str | None:
+        """The thread of a logged run (from its first event, its creation), if known."""
+        events = self._runs.get(run_id)
+        if not events or events[0].event != "thread.run.created":
+            return None
+        thread_id = events[0].data.get("thread_id")
+        return thread_id if isinstance(thread_id, str) else None
 
     def length(self, run_id: str) -> int:
         """How many of the run's events are logged (0 if none)."""

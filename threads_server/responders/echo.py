@@ -6,6 +6,12 @@ step of parallel calls, and a line `/then` starts the next round, asked for afte
 previous one are submitted. Once every round is answered the reply is
 `Echo: <text without the /tool and /then lines>` followed by one line `[NAME] <output>` per output.
 Tokens are counted as whitespace-separated words.
+
+Streamed, a reply's deltas (`stream_delta_words` words each) follow each other
+`echo_chunk_delay_ms` apart (`THREADLOOM_SERVER_ECHO_CHUNK_DELAY_MS`, default 0: all at once), so
+streaming shows in a demo and can be measured; on a server with faults enabled a run's metadata
+`echo_chunk_delay_ms` sets its own pause (at most 1 s). The runner applies the pause
+(`runner.Runner._echo_chunk_delay_ms`).
 """
 
 from __future__ import annotations

@@ -113,6 +113,11 @@ def _add_turn_commands(commands: Subparsers) -> None:
         metavar="PATH",
         help="upload PATH and attach it with file_search (repeatable)",
     )
+    send.add_argument(  # streaming turns (issue 15)
+        "--stream",
+        action="store_true",
+        help="print the reply as it is written (with --json: one JSON event per line)",
+    )
     for name, handler, help in (
         ("dev", f"{STARTER}.demo:dev_command", "run the embedded stack until Ctrl-C"),
         ("demo", f"{STARTER}.demo:demo_command", "run the demo on the embedded stack"),
@@ -130,6 +135,9 @@ def _add_conversation_commands(commands: Subparsers) -> None:
     chat.add_argument("--conversation", help="conversation id (default: a new one)")
     chat.add_argument("--thread", help="thread id of a new conversation (default: a new thread)")
     chat.add_argument("--tool", action="append", default=[], help="a registered tool (repeatable)")
+    chat.add_argument(  # streaming turns (issue 15)
+        "--no-stream", action="store_true", help="print each reply once it is complete"
+    )
     from threadloom.starter.assistants import add_arguments as add_assistant_arguments
 
     add_assistant_arguments(

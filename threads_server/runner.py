@@ -36,6 +36,7 @@ import functools
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event, RunEvents, error_data
@@ -50,12 +51,15 @@ from threadloom.threads_server.responders import (
     ResponderInput,
     ToolCalls,
 )
+from threadloom.threads_server.responders.echo import EchoResponder
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
 from threadloom.threads_server.storage import Database, leases, search_steps
 from threadloom.threads_server.storage import run_progress as progress
 from threadloom.threads_server.storage import runs as storage_runs
 
+ECHO_CHUNK_DELAY_KEY = "echo_chunk_delay_ms"
+"""Run metadata key for the echo responder's pause between deltas (only with faults enabled)."""
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
 SHUTDOWN_ERROR = {"code": "server_error", "message": "Run interrupted by a server shutdown."}
@@ -463,8 +467,11 @@ class Runner:
             file_search.stream_content = bool(state.get("include_search_content"))
         request = ResponderInput.of_run(run, state, messages, file_search)
         started = time.monotonic()
-        result = await self._responder(run["model"]).respond(request)
+        responder = self._responder(run["model"])
+        result = await responder.respond(request)
         log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
+        if isinstance(result, Reply) and isinstance(responder, EchoResponder):
+            result = replace(result, chunk_delay_ms=self._echo_chunk_delay_ms(run))
         return result, file_search
 
     async def _record_searches(self, run_id: str, file_search: FileSearch) -> bool:
@@ -476,6 +483,18 @@ class Runner:
         self._events.publish(run_id, "thread.run.step.created", shown)
         self._events.publish(run_id, "thread.run.step.completed", shown)
         return True
+
+    def _echo_chunk_delay_ms(self, run: dict[str, Any]) -> float:
+        """The echo responder's pause between deltas: the setting, or (faults enabled) the run's
+        metadata `echo_chunk_delay_ms`, at most 1 s."""
+        delay = self._settings.echo_chunk_delay_ms
+        asked = (run.get("metadata") or {}).get(ECHO_CHUNK_DELAY_KEY)
+        if asked is not None and self._settings.faults_enabled:
+            try:
+                delay = min(max(float(asked), 0.0), 1000.0)
+            except ValueError:
+                pass
+        return delay
 
     async def _ask_for_tools(self, run_id: str, result: ToolCalls) -> None:
         done = await self._owned(progress.require_action, run_id, result.calls, result.usage)
@@ -504,7 +523,9 @@ class Runner:
         self._events.publish(run_id, "thread.run.step.in_progress", step)
         self._events.publish(run_id, "thread.message.created", message)
         self._events.publish(run_id, "thread.message.in_progress", message)
-        for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
+        for index, chunk in enumerate(text_chunks(reply.text, self._settings.stream_delta_words)):
+            if index and reply.chunk_delay_ms:
+                await asyncio.sleep(reply.chunk_delay_ms / 1000)
             await self._events.room(run_id)
             self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
         done = await self._owned(

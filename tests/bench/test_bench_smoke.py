@@ -16,6 +16,7 @@ SMOKE = [
     *("--crash", "6", "--crash-kills", "1", "--crash-run-ms", "500"),
     *("--limited-model", "0"),  # tests/bench/test_limited_model.py runs that phase
     *("--server", "sqlite,postgresql", "--server-turns", "6", "--server-concurrency", "3"),
+    *("--stream-turns", "1", "--stream-deltas", "10", "--stream-delay-ms", "2"),  # streaming phase
     "--json",
 ]
 
@@ -53,6 +54,9 @@ def test_bench_smoke_run_is_sane() -> None:
     assert 1 <= history["events (min/median/max)"][2] <= 100
     assert history["actions (min/median/max)"][0] >= 1
     assert {t["met"] for t in report["targets"]} <= {True, False, None}
+    streamed = report["extra"]["streaming"]["ways"]  # streaming phase: every way streamed it all
+    assert {"threadloom", "workflow streams (100 ms)"} <= set(streamed)
+    assert all(way["deltas_per_turn"] == 10 for way in streamed.values()), streamed
     overload = report["extra"]["in-flight overload (from the completed turns' histories)"]
     assert overload["histories"] == 10 and overload["failed turns"] == 0, overload
     assert report["parameters"]["cpu_hog"] is True

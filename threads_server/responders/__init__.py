@@ -84,6 +84,9 @@ class Reply:
     usage: Usage
     incomplete_reason: str | None = None
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    chunk_delay_ms: float = 0.0
+    """Pause between two streamed deltas of the text (the echo responder's stand-in for a model's
+    pace, `echo_chunk_delay_ms`)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ per search line, in order: `From NAME: "QUOTE"【s:i†NAME】` quoting the top 
 cut to `QUOTE_CHARS` at a word. The marker carries a
 `file_citation` annotation for that file; or `No results for "QUERY".` when nothing matched. Without
 the tool, a `search:` line is echoed like any other text.
+Streamed, a reply's deltas (`stream_delta_words` words each) follow each other
+`echo_chunk_delay_ms` apart (`THREADLOOM_SERVER_ECHO_CHUNK_DELAY_MS`, default 0: all at once), so
+streaming shows in a demo and can be measured; on a server with faults enabled a run's metadata
+`echo_chunk_delay_ms` sets its own pause (at most 1 s). The runner applies the pause
+(`runner.Runner._echo_chunk_delay_ms`).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ async def dev_command(args: argparse.Namespace, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with dev_stack(settings) as stack:
+    async with dev_stack(settings, with_web=True) as stack:
         async with ThreadsClient(base_url=stack.threads_base_url, max_retries=0) as threads:
             assistant = await demo_assistant(threads)
         print(f"  assistant {assistant.id} (model {assistant.model}, {assistant.name!r})")

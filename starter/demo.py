@@ -38,6 +38,8 @@ async def dev_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  assistant {assistant.id} (model {assistant.model}, {assistant.name!r})")
         print(f"threadloom dev stack is up (task queue {stack.task_queue!r}); Ctrl-C stops it.")
         print(f'  try: threadloom send --assistant {assistant.id} "Hello"  (in another shell)')
+        if stack.web_url:
+            print(f"  or chat in a browser: {stack.web_url}?assistant={assistant.id}")
         await stop.wait()
         print("stopping …")
     return 0

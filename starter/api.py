@@ -14,8 +14,8 @@ raised as `starter.errors.TurnError` subclasses named after the failure type.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -55,6 +55,9 @@ from threadloom.workflows.contracts import (
     turn_workflow_id,
 )
 from threadloom.workflows.outcomes import error_details
+
+if TYPE_CHECKING:
+    from threadloom.starter.stream_events import TurnEvent
 
 PROGRESS_QUERY = "progress"
 
@@ -220,6 +223,63 @@ class Threadloom:
             turn_key=turn_key,
             **overrides,
         )
+
+    # --- streaming turns (issue 15): bodies in `starter.streaming` ---------------------------
+
+    async def stream_turn(
+        self, request: TurnRequest | Mapping[str, Any], *, after: int | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """Start the turn (or find it, by its key) and yield its events (`starter.stream_events`).
+
+        Ends after `TurnFinished`, or raises the turn's `TurnError` subclass after the events that
+        came before. `after`: only events with a higher offset (a reconnect).
+        """
+        from threadloom.starter.streaming import stream_events
+
+        turn = validate_request(request)
+        handle = await self.start_turn(turn)
+        async for event in stream_events(self, handle.workflow_id, after=after, request=turn):
+            yield event
+
+    async def stream_events(
+        self, workflow_id: str, *, after: int | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """(Re)attach to a running or finished turn and yield its events with offsets above `after`.
+
+        Raises:
+            StreamError: no such turn, or `after` is past the turn's last event.
+            TurnError: the turn failed (after the events that came before).
+        """
+        from threadloom.starter.streaming import stream_events
+
+        async for event in stream_events(self, workflow_id, after=after):
+            yield event
+
+    async def stream_send(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        assistant_id: str,
+        thread_id: str | None = None,
+        turn_key: str | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[TurnEvent]:
+        """`send`, streamed: the conversation turn's events, ending with `TurnFinished`."""
+        from threadloom.starter.streaming import stream_send
+
+        async for event in stream_send(
+            self,
+            conversation_id,
+            text,
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            turn_key=turn_key,
+            **overrides,
+        ):
+            yield event
+
+    # -------------------------------------------------------------------------------------------
 
     def get_handle(
         self,

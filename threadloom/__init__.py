@@ -43,6 +43,19 @@ if TYPE_CHECKING:
         TurnOutcomeUnknown,
     )
     from threadloom.starter.settings import Settings
+    from threadloom.starter.stream_events import (
+        NotStreamed,
+        Resumed,
+        RunRestarted,
+        RunStatus,
+        StreamError,
+        TextDelta,
+        ToolCallFinished,
+        ToolCallStarted,
+        TurnFinished,
+        event_from_json,
+        event_to_json,
+    )
     from threadloom.threads_client import ThreadsClient
     from threadloom.workflows.contracts import (
         PollSettings,
@@ -56,6 +69,7 @@ if TYPE_CHECKING:
 
 _ERRORS = "threadloom.starter.errors"
 _CONTRACTS = "threadloom.workflows.contracts"
+_STREAMS = "threadloom.starter.stream_events"
 _HOMES = {
     "AssistantNotFound": _ERRORS,
     "ConversationLimits": "threadloom.workflows.conversation_contracts",
@@ -86,6 +100,17 @@ _HOMES = {
     "TurnRequest": _CONTRACTS,
     "TurnResult": _CONTRACTS,
     "UserMessage": _CONTRACTS,
+    "NotStreamed": _STREAMS,
+    "Resumed": _STREAMS,
+    "RunRestarted": _STREAMS,
+    "RunStatus": _STREAMS,
+    "StreamError": _STREAMS,
+    "TextDelta": _STREAMS,
+    "ToolCallFinished": _STREAMS,
+    "ToolCallStarted": _STREAMS,
+    "TurnFinished": _STREAMS,
+    "event_from_json": _STREAMS,
+    "event_to_json": _STREAMS,
 }
 
 __all__ = [
@@ -94,30 +119,41 @@ __all__ = [
     "ConversationNotFound",
     "ConversationRestarting",
     "InvalidRequest",
+    "NotStreamed",
     "PollSettings",
+    "Resumed",
     "RunCancelled",
     "RunExpired",
     "RunFailed",
     "RunOverrides",
     "RunRequiresAction",
+    "RunRestarted",
+    "RunStatus",
     "RunTimedOut",
     "Settings",
+    "StreamError",
     "TemporalUnavailable",
+    "TextDelta",
     "ThreadBusy",
     "ThreadNotFound",
     "Threadloom",
     "ThreadsClient",
     "ThreadsUnavailable",
+    "ToolCallFinished",
+    "ToolCallStarted",
     "ToolFailed",
     "ToolRegistry",
     "TurnCancelled",
     "TurnError",
+    "TurnFinished",
     "TurnHandle",
     "TurnOutcomeUnknown",
     "TurnPolicy",
     "TurnRequest",
     "TurnResult",
     "UserMessage",
+    "event_from_json",
+    "event_to_json",
 ]
 
 

@@ -12,6 +12,7 @@ from threadloom.threads_server import (
     routes_assistants,
     routes_internal,
     routes_messages,
+    routes_run_events,
     routes_runs,
     routes_steps,
     routes_threads,
@@ -31,6 +32,7 @@ from threadloom.threads_server.replicas import replica_for
 from threadloom.threads_server.responders import Responder
 from threadloom.threads_server.responders.chat_completions import ChatCompletionsResponder
 from threadloom.threads_server.responders.echo import EchoResponder
+from threadloom.threads_server.run_log import RunLog  # streaming turns (issue 15)
 from threadloom.threads_server.runner import Runner
 from threadloom.threads_server.services import Services
 from threadloom.threads_server.settings import ServerSettings
@@ -71,6 +73,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise RuntimeError("responder 'chat_completions' needs THREADLOOM_LLM_BASE_URL")
         try:
             events = RunEvents(settings.stream_queue_max_events, settings.stream_stall_seconds)
+            events.log = RunLog()  # streaming turns: runs' events kept for re-attaching readers
             runner = Runner(db, events, settings, responders, replica_for(db, events, settings))
             recovered = await runner.recover()
             if recovered:
@@ -100,10 +103,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(routes_internal.router)
+    app.include_router(routes_run_events.router, prefix="/v1")  # streaming turns
     api_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
     advertised: list[tuple[str, str]] = []
     if settings.idempotency_retention_seconds > 0:
         advertised.append((ADVERTISE_HEADER, str(settings.idempotency_retention_seconds)))
+    advertised.append((routes_run_events.ADVERTISE_HEADER, "1"))  # streaming turns
     # Added innermost first, so a request meets: request id and last-resort 500 → stats → auth →
     # HTTP faults (only authenticated requests consume one) → body limit → routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

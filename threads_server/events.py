@@ -23,9 +23,12 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadloom.threads_server.wire_json import encode_text
+
+if TYPE_CHECKING:
+    from threadloom.threads_server.run_log import RunLog
 
 TERMINAL_RUN_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled", "expired"})
 DEFAULT_MAX_EVENTS = 1000
@@ -52,18 +55,19 @@ class Event:
     `gone` marks the final event of a run whose thread was deleted: a long-poll answers 404 on it.
     """
 
-    __slots__ = ("event", "gone", "payload")
+    __slots__ = ("event", "gone", "payload", "seq")
 
     def __init__(self, event: str, data: Any, *, gone: bool = False) -> None:
         self.event = event
         self.payload = encode(data)
         self.gone = gone
+        self.seq = 0  # its number in the run's retained log (`run_log.RunLog`), once logged
 
     @classmethod
     def encoded(cls, event: str, payload: str, *, gone: bool = False) -> Event:
         """An event whose data is already JSON text (one relayed from another replica)."""
         made = cls.__new__(cls)
-        made.event, made.payload, made.gone = event, payload, gone
+        made.event, made.payload, made.gone, made.seq = event, payload, gone, 0
         return made
 
     @property
@@ -90,9 +94,13 @@ class Event:
 class Subscription:
     """A queue of one run's events; close it (or use it as a context manager) when done."""
 
-    def __init__(self, hub: RunEvents, run_id: str, runs_only: bool) -> None:
+    def __init__(
+        self, hub: RunEvents, run_id: str, runs_only: bool, stalls: bool = True
+    ) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.runs_only = runs_only
+        self.stalls = stalls
+        """False for a re-attachable run event stream: dropped when full, never waited for."""
         self.dropped = False
         self._hub = hub
         self._run_id = run_id
@@ -161,10 +169,15 @@ class RunEvents:
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self.relay: Callable[[str, Event, Any], None] | None = None
         """Also called with every published event (the other replicas' share of it), if set."""
+        self.log: RunLog | None = None
+        """Keeps every event published or delivered here, numbered, if set (`run_log`)."""
 
-    def subscribe(self, run_id: str, *, runs_only: bool = False) -> Subscription:
-        """Receive the run's events published from now on (`runs_only`: only run objects)."""
-        subscription = Subscription(self, run_id, runs_only)
+    def subscribe(
+        self, run_id: str, *, runs_only: bool = False, stalls: bool = True
+    ) -> Subscription:
+        """Receive the run's events published from now on (`runs_only`: only run objects;
+        `stalls=False`: a full queue drops the subscriber instead of holding up the run)."""
+        subscription = Subscription(self, run_id, runs_only, stalls)
         self._subscribers[run_id].add(subscription)
         return subscription
 
@@ -184,15 +197,22 @@ class RunEvents:
         """Deliver a snapshot of `data` to every current subscriber of `run_id`."""
         # Encoded only if someone takes it: a long-poll alone does not pay for every delta.
         wanted = [sub for sub in self._subscribers.get(run_id, ()) if sub.wants(event)]
-        if wanted or self.relay is not None:
+        if wanted or self.relay is not None or self.log is not None:
             frozen = Event(event, data, gone=gone)
+            if self.log is not None:
+                self.log.append(run_id, frozen)
             for subscription in wanted:
+                if not subscription.stalls and subscription.full:
+                    subscription.drop(self._too_slow())
+                    continue
                 subscription.queue.put_nowait(frozen)
             if self.relay is not None:
                 self.relay(run_id, frozen, data)
 
     def deliver(self, run_id: str, event: Event) -> None:
         """Hand an event another replica published to this replica's subscribers of `run_id`."""
+        if self.log is not None:
+            self.log.append(run_id, event)
         for subscription in list(self._subscribers.get(run_id, ())):
             if not subscription.wants(event.event):
                 continue
@@ -211,6 +231,8 @@ class RunEvents:
     async def room(self, run_id: str) -> None:
         """Wait while a subscriber of `run_id` is `max_events` behind; drop it after the stall."""
         for subscription in list(self._subscribers.get(run_id, ())):
+            if not subscription.stalls:
+                continue  # it re-attaches from its last event if dropped: never waited for
             if subscription.full and not await subscription.wait_for_room(self.stall_seconds):
                 subscription.drop(self._too_slow())
 

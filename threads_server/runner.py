@@ -30,6 +30,7 @@ import functools
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from threadloom.threads_server.events import TERMINAL_RUN_STATUSES, Event, RunEvents, error_data
@@ -43,12 +44,15 @@ from threadloom.threads_server.responders import (
     ResponderInput,
     ToolCalls,
 )
+from threadloom.threads_server.responders.echo import EchoResponder
 from threadloom.threads_server.run_events import message_delta, text_chunks, tool_call_events
 from threadloom.threads_server.settings import ServerSettings
 from threadloom.threads_server.storage import Database
 from threadloom.threads_server.storage import run_progress as progress
 from threadloom.threads_server.storage import runs as storage_runs
 
+ECHO_CHUNK_DELAY_KEY = "echo_chunk_delay_ms"
+"""Run metadata key for the echo responder's pause between deltas (only with faults enabled)."""
 log = logging.getLogger("threads_server.runner")
 SERVER_ERROR = {"code": "server_error", "message": "The server had an error while running the run."}
 SHUTDOWN_ERROR = {"code": "server_error", "message": "Run interrupted by a server shutdown."}
@@ -408,9 +412,24 @@ class Runner:
             return None
         request = ResponderInput.of_run(run, state, messages)
         started = time.monotonic()
-        result = await self._responder(run["model"]).respond(request)
+        responder = self._responder(run["model"])
+        result = await responder.respond(request)
         log.debug("run %s responded in %.3fs", run_id, time.monotonic() - started)
+        if isinstance(result, Reply) and isinstance(responder, EchoResponder):
+            result = replace(result, chunk_delay_ms=self._echo_chunk_delay_ms(run))
         return result
+
+    def _echo_chunk_delay_ms(self, run: dict[str, Any]) -> float:
+        """The echo responder's pause between deltas: the setting, or (faults enabled) the run's
+        metadata `echo_chunk_delay_ms`, at most 1 s."""
+        delay = self._settings.echo_chunk_delay_ms
+        asked = (run.get("metadata") or {}).get(ECHO_CHUNK_DELAY_KEY)
+        if asked is not None and self._settings.faults_enabled:
+            try:
+                delay = min(max(float(asked), 0.0), 1000.0)
+            except ValueError:
+                pass
+        return delay
 
     async def _ask_for_tools(self, run_id: str, result: ToolCalls) -> None:
         done = await self._owned(progress.require_action, run_id, result.calls, result.usage)
@@ -439,7 +458,9 @@ class Runner:
         self._events.publish(run_id, "thread.run.step.in_progress", step)
         self._events.publish(run_id, "thread.message.created", message)
         self._events.publish(run_id, "thread.message.in_progress", message)
-        for chunk in text_chunks(reply.text, self._settings.stream_delta_words):
+        for index, chunk in enumerate(text_chunks(reply.text, self._settings.stream_delta_words)):
+            if index and reply.chunk_delay_ms:
+                await asyncio.sleep(reply.chunk_delay_ms / 1000)
             await self._events.room(run_id)
             self._events.publish(run_id, "thread.message.delta", message_delta(message["id"], chunk))
         done = await self._owned(

@@ -71,6 +71,13 @@ class ServerSettings(BaseSettings):
         description="how long an `Idempotency-Key` is remembered; 0 turns the extension off",
     )
     stream_delta_words: int = Field(default=4, description="words per streamed message delta")
+    echo_chunk_delay_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="echo responder: pause between two streamed deltas of a reply, so streaming "
+        "shows in a demo and in tests (with faults enabled a run's metadata may set its own)",
+    )
     # Limits on what a request may hold (docs/server.md, "Limits"); over them a request is refused
     # with 400 (413 for the body size) and writes nothing.
     max_body_bytes: int = Field(

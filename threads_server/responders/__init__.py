@@ -67,6 +67,9 @@ class Reply:
     text: str
     usage: Usage
     incomplete_reason: str | None = None
+    chunk_delay_ms: float = 0.0
+    """Pause between two streamed deltas of the text (the echo responder's stand-in for a model's
+    pace, `echo_chunk_delay_ms`)."""
 
 
 @dataclass(frozen=True)

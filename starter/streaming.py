@@ -1,0 +1,413 @@
+"""Streamed turns: the bodies of `Threadloom.stream_turn`, `stream_events` and `stream_send`.
+
+The turn runs as ever, durably, in its `TurnWorkflow`; the stream is read beside it. The backend
+finds the turn's runs by their tags (turn key, attempt number) and reads each run's events from the
+threads server's re-attachable run event stream (`threads_server.routes_run_events`, advertised by
+`threadloom-run-events`), reconnecting from the last event id it saw. No delta passes through
+Temporal, so streaming adds no history events, and a worker killed mid-stream does not interrupt it:
+the run goes on on the server and the new worker adopts the wait. The final event carries the
+workflow's `TurnResult`. Why this mechanism and not Temporal's Workflow Streams: README, "Streaming
+turns" (measured by `threadloom bench`).
+
+Offsets are given by one deterministic reading of the turn (its runs in attempt order, each run's
+logged events in order, then the end), so every subscriber numbers the same events alike and a
+reconnect with `after` skips what it saw. Where the Threads API has no such stream (OpenAI-style
+servers stream only at run creation) the turn is not streamed: `NotStreamed`, then the whole reply
+as one delta when the turn ends, never a second run. If the text streamed for the last run is not
+the reply exactly (its events were no longer kept, say), `RunRestarted` and the whole reply follow,
+so the invariant of `stream_events` holds in every case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from threadloom.starter.errors import TurnError
+from threadloom.starter.settings import Settings
+from threadloom.starter.stream_events import (
+    NotStreamed,
+    RunRestarted,
+    RunStatus,
+    StreamError,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEvent,
+    TurnFinished,
+    with_offset,
+)
+from threadloom.starter.threads_api import threads_client
+from threadloom.threads_client import ThreadsClient
+from threadloom.threads_client._streaming import SSEDecoder
+from threadloom.threads_client.errors import APIConnectionError, APIStatusError, ThreadsError
+from threadloom.workflows.contracts import (
+    ATTEMPT_TAG,
+    TURN_KEY_TAG,
+    TURN_WORKFLOW,
+    TurnRequest,
+    TurnResult,
+    turn_workflow_id,
+)
+from threadloom.workflows.conversation_contracts import (
+    STATUS_QUERY,
+    ConversationStatus,
+    conversation_workflow_id,
+)
+
+if TYPE_CHECKING:
+    from threadloom.starter.api import Threadloom
+
+FIND_RUN_SECONDS = (0.02, 0.25)
+"""First and longest pause between two looks for the turn's next run."""
+RECONNECTS = 5
+"""Connections to one run's stream that may drop in a row before the turn is read unstreamed."""
+TERMINAL = frozenset({"completed", "incomplete", "failed", "cancelled", "expired"})
+REPLY_SEPARATOR = "\n\n"
+"""Between the texts of two messages of one run, as `TurnResult.reply` joins them."""
+
+
+class _Unstreamable(Exception):
+    """The Threads API gives no re-attachable stream of this run."""
+
+
+async def stream_events(
+    loom: Threadloom,
+    workflow_id: str,
+    *,
+    after: int | None = None,
+    request: TurnRequest | None = None,
+) -> AsyncIterator[TurnEvent]:
+    """The events of turn `workflow_id` with offsets above `after` (see `Threadloom.stream_events`)."""
+    last = -1
+    async for event in _numbered(_turn_events(loom, workflow_id, request)):
+        last = event.offset
+        if after is None or event.offset > after:
+            yield event
+    if after is not None and after > last:
+        raise StreamError(
+            f"offset {after} is past the end of turn {workflow_id} (its last event is {last})",
+            details={"workflow_id": workflow_id, "after": after, "last": last},
+            workflow_id=workflow_id,
+        )
+
+
+async def stream_send(
+    loom: Threadloom,
+    conversation_id: str,
+    text: str,
+    *,
+    assistant_id: str,
+    thread_id: str | None = None,
+    turn_key: str | None = None,
+    after: int | None = None,
+    **overrides: Any,
+) -> AsyncIterator[TurnEvent]:
+    """The conversation turn `send` runs, streamed (see `Threadloom.stream_send`).
+
+    The turn is sent as `send` sends it (update-with-start, resent while the conversation
+    restarts); its child `TurnWorkflow` is found by the conversation's thread and the turn key.
+    """
+    from threadloom.starter.conversations import send
+
+    key = turn_key or uuid.uuid4().hex
+    sent = asyncio.create_task(
+        send(
+            loom,
+            conversation_id,
+            text,
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            turn_key=key,
+            **overrides,
+        )
+    )
+    try:
+        thread = await _conversation_thread(loom, conversation_id, sent)
+        workflow_id = turn_workflow_id(thread, key)
+        await _until_started(loom, workflow_id, sent)
+        async for event in stream_events(loom, workflow_id, after=after):
+            yield event
+        await sent
+    finally:
+        if not sent.done():
+            sent.cancel()
+
+
+async def _conversation_thread(
+    loom: Threadloom, conversation_id: str, sent: asyncio.Task[TurnResult]
+) -> str:
+    """The thread of the conversation, once its workflow has one (or the send's error)."""
+    handle = loom.client.get_workflow_handle(conversation_workflow_id(conversation_id))
+    delay, longest = FIND_RUN_SECONDS
+    while True:
+        if sent.done() and sent.exception() is not None:
+            await sent  # raises the send's error
+        try:
+            status = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
+            if status.thread_id:
+                return status.thread_id
+        except (RPCError, WorkflowQueryFailedError):
+            pass  # not started yet, or its first task is under way
+        await asyncio.wait({sent}, timeout=delay)
+        delay = min(delay * 1.5, longest)
+
+
+async def _until_started(loom: Threadloom, workflow_id: str, sent: asyncio.Task[TurnResult]) -> None:
+    """Wait until the turn's workflow exists (it may queue behind earlier turns)."""
+    handle = loom.client.get_workflow_handle(workflow_id)
+    delay, longest = FIND_RUN_SECONDS
+    while True:
+        try:
+            await handle.describe()
+            return
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        if sent.done():
+            await sent  # raises the send's error, or the turn ran (its workflow exists)
+            await handle.describe()
+            return
+        await asyncio.wait({sent}, timeout=delay)
+        delay = min(delay * 1.5, longest)
+
+
+async def _numbered(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    offset = 0
+    async for event in events:
+        yield with_offset(event, offset)
+        offset += 1
+
+
+async def _turn_events(
+    loom: Threadloom, workflow_id: str, request: TurnRequest | None
+) -> AsyncIterator[TurnEvent]:
+    from threadloom.starter.api import TurnHandle
+
+    handle = loom.client.get_workflow_handle(workflow_id, result_type=TurnResult)
+    if request is None:
+        request = await _request_of(handle)
+    request = request.keyed(workflow_id)
+    result = asyncio.create_task(_outcome(TurnHandle(handle)))
+    try:
+        async with threads_client(loom.settings or Settings()) as threads:
+            reader = _TurnReader(threads, request, result)
+            async for event in reader.events():
+                yield event
+    finally:
+        result.cancel()
+
+
+async def _outcome(turn: Any) -> TurnResult | TurnError:
+    try:
+        reply: TurnResult = await turn.result()
+        return reply
+    except TurnError as err:
+        return err
+
+
+class _TurnReader:
+    """Reads one turn's runs in attempt order and turns their events into `TurnEvent`s."""
+
+    def __init__(
+        self,
+        threads: ThreadsClient,
+        request: TurnRequest,
+        result: asyncio.Task[TurnResult | TurnError],
+    ) -> None:
+        self._threads = threads
+        self._request = request
+        self._result = result
+        self._text = ""  # streamed since the last restart
+        self._message_id = ""
+        self._run_id = ""
+
+    async def events(self) -> AsyncIterator[TurnEvent]:
+        attempt, streamed = 0, True
+        while streamed:
+            attempt += 1
+            run = await self._find_run(attempt)
+            if run is None:
+                break
+            if attempt > 1 and (self._text or self._run_id):
+                yield RunRestarted(0, run_id=run, reason=f"run {self._run_id} was replaced")
+                self._text, self._message_id = "", ""
+            self._run_id = run
+            status = ""
+            try:
+                async for event in self._run_events(run):
+                    if isinstance(event, RunStatus):
+                        status = event.status
+                    yield event
+            except _Unstreamable as err:
+                streamed = False
+                yield NotStreamed(0, reason=str(err))
+            if status in ("completed", "incomplete"):
+                break
+        outcome = await self._result
+        if isinstance(outcome, TurnError):
+            raise outcome
+        if self._text != outcome.reply:
+            if self._text:
+                reason = "the streamed text was not the whole reply: here it is again"
+                yield RunRestarted(0, run_id=outcome.run_id, reason=reason)
+            if outcome.reply:
+                ids = outcome.reply_message_ids
+                yield TextDelta(0, message_id=ids[0] if ids else "", text=outcome.reply)
+        yield TurnFinished(0, result=outcome)
+
+    async def _find_run(self, attempt: int) -> str | None:
+        """The id of the turn's run number `attempt`, once created; None if the turn ended first."""
+        tags = {TURN_KEY_TAG: self._request.key, ATTEMPT_TAG: str(attempt)}
+        delay, longest = FIND_RUN_SECONDS
+        while True:
+            ended = self._result.done()
+            found = await self._tagged_run(tags)
+            if found is not None or ended:
+                return found
+            await asyncio.wait({self._result}, timeout=delay)
+            delay = min(delay * 1.5, longest)
+
+    async def _tagged_run(self, tags: dict[str, str]) -> str | None:
+        try:
+            answer = await self._threads.request(
+                "GET",
+                f"threads/{self._request.thread_id}/runs",
+                params={"order": "desc", "limit": 20},
+            )
+            page = answer.json()
+        except (ThreadsError, ValueError):
+            return None  # the thread is gone, or the API is unreachable: the result will tell
+        for run in page.get("data") or []:
+            metadata = run.get("metadata") or {}
+            if all(metadata.get(key) == value for key, value in tags.items()):
+                return str(run["id"])
+        return None
+
+    async def _run_events(self, run_id: str) -> AsyncIterator[TurnEvent]:
+        """The run's events as `TurnEvent`s, from its start to its end, reconnecting as needed."""
+        after, drops, calls = 0, 0, {}
+        path = f"threads/{self._request.thread_id}/runs/{run_id}/events"
+        while True:
+            try:
+                async with self._threads.stream("GET", f"{path}?after={after}") as chunks:
+                    decoder = SSEDecoder()
+                    async for chunk in chunks:
+                        for sse in decoder.feed(chunk):
+                            if sse.event == "done":
+                                return
+                            if sse.id:
+                                after, drops = int(sse.id), 0
+                            if sse.event == "error":
+                                restarted = self._error(sse.data, run_id)
+                                if restarted is not None:
+                                    yield restarted
+                                continue
+                            for event in self._translate(sse.event, json.loads(sse.data), calls):
+                                yield event
+            except APIStatusError as err:
+                if after == 0:
+                    raise _Unstreamable(
+                        f"the Threads API gives no event stream of run {run_id} "
+                        f"({err.status_code}): the reply follows when the turn ends"
+                    ) from err
+                raise _Unstreamable(f"the event stream of run {run_id} ended: {err}") from err
+            except APIConnectionError as err:
+                drops += 1
+                if drops > RECONNECTS:
+                    raise _Unstreamable(f"the event stream of run {run_id} kept dropping") from err
+            await asyncio.sleep(0.05 * drops)
+
+    def _error(self, data: str, run_id: str) -> TurnEvent | None:
+        """An `error` event ends the connection: a reader too slow reconnects; a run taken over by
+        another server replica has its reply replaced."""
+        try:
+            error = json.loads(data).get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        if error.get("code") == "stream_reader_too_slow":
+            return None
+        self._text, self._message_id = "", ""
+        return RunRestarted(0, run_id=run_id, reason=str(error.get("message") or "stream error"))
+
+    def _translate(
+        self, name: str, data: Any, calls: dict[str, tuple[str, str]]
+    ) -> list[TurnEvent]:
+        if name == "thread.message.delta":
+            parts = (data.get("delta") or {}).get("content") or []
+            text = "".join(
+                (part.get("text") or {}).get("value") or ""
+                for part in parts
+                if part.get("type") == "text"
+            )
+            message_id = str(data.get("id", ""))
+            if self._message_id and message_id != self._message_id and self._text:
+                text = REPLY_SEPARATOR + text
+            self._message_id = message_id
+            if not text:
+                return []
+            self._text += text
+            return [TextDelta(0, message_id=message_id, text=text)]
+        if name == "thread.run.step.delta":
+            details = (data.get("delta") or {}).get("step_details") or {}
+            started: list[TurnEvent] = []
+            for call in details.get("tool_calls") or []:
+                function = call.get("function") or {}
+                if call.get("type") == "function" and call.get("id"):
+                    calls[call["id"]] = (function.get("name", ""), function.get("arguments", ""))
+                    started.append(
+                        ToolCallStarted(
+                            0,
+                            call_id=call["id"],
+                            name=function.get("name", ""),
+                            arguments=function.get("arguments") or "",
+                        )
+                    )
+            return started
+        if name == "thread.run.step.completed":
+            details = data.get("step_details") or {}
+            finished: list[TurnEvent] = []
+            for call in details.get("tool_calls") or []:
+                function = call.get("function") or {}
+                if call.get("type") == "function" and function.get("output") is not None:
+                    finished.append(
+                        ToolCallFinished(
+                            0,
+                            call_id=call.get("id", ""),
+                            name=function.get("name", ""),
+                            output=str(function.get("output")),
+                        )
+                    )
+            return finished
+        if name.startswith("thread.run.") and not name.startswith("thread.run.step"):
+            return [RunStatus(0, run_id=str(data.get("id", "")), status=str(data.get("status")))]
+        return []
+
+
+async def _request_of(handle: WorkflowHandle[Any, Any]) -> TurnRequest:
+    """The input of turn workflow `handle` (its first history event), or `StreamError`."""
+    try:
+        async for event in handle.fetch_history_events():
+            if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                break
+            started = event.workflow_execution_started_event_attributes
+            if started.workflow_type.name != TURN_WORKFLOW:
+                break
+            decoded = await handle._client.data_converter.decode(
+                started.input.payloads, [TurnRequest]
+            )
+            request: TurnRequest = decoded[0]
+            return request
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    raise StreamError(
+        f"no turn {handle.id}", details={"workflow_id": handle.id}, workflow_id=handle.id
+    )

@@ -6,6 +6,7 @@ turns are `relay.py`'s. Errors are one JSON envelope, `{"error": {"type": …, "
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -81,24 +82,34 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """A string field of `body`: stripped; missing or empty is a 400 when `required`."""
+def optional_text(body: dict[str, Any], name: str) -> str | None:
+    """A string field of `body`, stripped; None when missing or empty (a 400 if not a string)."""
     value = body.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise WebError(400, "InvalidRequest", f"{name!r} is required")
         return None
     if not isinstance(value, str):
         raise WebError(400, "InvalidRequest", f"{name!r} must be a string")
     return value.strip()
 
 
+def text_field(body: dict[str, Any], name: str) -> str:
+    """A string field of `body`, stripped; missing or empty is a 400."""
+    value = optional_text(body, name)
+    if value is None:
+        raise WebError(400, "InvalidRequest", f"{name!r} is required")
+    return value
+
+
+@functools.cache
+def _static_file(name: str) -> bytes:
+    """A file of `static/`, read once (a few kilobytes each)."""
+    return (STATIC / name).read_bytes()
+
+
 async def page(request: Request) -> Response:
     """The chat page itself (the query string is the page script's to read)."""
-    response = FileResponse(STATIC / "chat.html", media_type="text/html; charset=utf-8")
-    response.headers["content-security-policy"] = PAGE_SECURITY
-    response.headers["cache-control"] = "no-store"
-    return response
+    headers = {"content-security-policy": PAGE_SECURITY, "cache-control": "no-store"}
+    return Response(_static_file("chat.html"), media_type="text/html; charset=utf-8", headers=headers)
 
 
 async def static(request: Request) -> Response:
@@ -106,7 +117,7 @@ async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in STATIC_TYPES:
         return WebError(404, "NotFound", f"no file {name!r}").response()
-    return FileResponse(STATIC / name, media_type=f"{STATIC_TYPES[name]}; charset=utf-8")
+    return Response(_static_file(name), media_type=f"{STATIC_TYPES[name]}; charset=utf-8")
 
 
 def _assistant_json(assistant: Assistant) -> dict[str, Any]:
@@ -129,8 +140,8 @@ async def create_assistant(request: Request) -> Response:
     try:
         body = await json_object(request)
         name = text_field(body, "name")
-        instructions = text_field(body, "instructions", required=False)
-        model = text_field(body, "model", required=False) or "echo"
+        instructions = optional_text(body, "instructions")
+        model = optional_text(body, "model") or "echo"
     except WebError as error:
         return error.response()
     threads = context_of(request).threads

@@ -32,6 +32,7 @@ from threadloom.starter.web.app import (
     context_of,
     conversation_of,
     json_object,
+    optional_text,
     text_field,
 )
 from threadloom.workflows.contracts import turn_workflow_id
@@ -69,8 +70,8 @@ def failure(error: Exception) -> WebError:
 def _stream_error_status(error: Exception) -> int:
     from threadloom.starter.stream_events import StreamError
 
-    if isinstance(error, StreamError):  # an unknown turn, or an offset it never reached
-        return 404 if "not found" in str(error).lower() or "unknown" in str(error).lower() else 400
+    if isinstance(error, StreamError):  # an offset the turn never reached, or no such turn
+        return 400 if error.details.get("after") is not None else 404
     return 502
 
 
@@ -116,23 +117,20 @@ async def _paced(events: AsyncIterator[Any]) -> AsyncIterator[Any | None]:
 async def _stream(
     head: dict[str, Any] | None, first: Any, events: AsyncIterator[Any]
 ) -> AsyncIterator[bytes]:
-    from threadloom.starter.stream_events import TurnFinished, event_to_json
+    from threadloom.starter.stream_events import event_to_json
 
     yield f"retry: {RECONNECT_MS}\n\n".encode()
     if head is not None:
         yield sse(head)
     try:
-        event = first
-        yield sse(event_to_json(event), event_id=event.offset)
-        if isinstance(event, TurnFinished):
-            return
+        yield sse(event_to_json(first), event_id=first.offset)
+        # To the stream's own end (just after `TurnFinished`): leaving it earlier would cancel
+        # what it still awaits (a conversation turn's update).
         async for event in _paced(events):
             if event is None:
                 yield b": keepalive\n\n"
                 continue
             yield sse(event_to_json(event), event_id=event.offset)
-            if isinstance(event, TurnFinished):
-                return
     except _relayed_errors() as error:
         problem = failure(error)
         yield sse({"type": "error", "error": problem.type, "message": problem.message})
@@ -160,8 +158,8 @@ async def send_turn(request: Request) -> Response:
         body = await json_object(request)
         text = text_field(body, "text")
         assistant_id = text_field(body, "assistant_id")
-        thread_id = text_field(body, "thread_id", required=False)
-        turn_key = text_field(body, "turn_key", required=False) or uuid.uuid4().hex
+        thread_id = optional_text(body, "thread_id")
+        turn_key = optional_text(body, "turn_key") or uuid.uuid4().hex
         tools = body.get("tools") or []
         if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
             raise WebError(400, "InvalidRequest", "'tools' must be a list of tool names")
@@ -190,6 +188,7 @@ async def _turn_head(context: WebContext, conversation_id: str, turn_key: str) -
     return {
         "type": "turn",
         "conversation_id": conversation_id,
+        "conversation_ui_url": found["ui_url"] if found else None,
         "thread_id": thread_id,
         "turn_key": turn_key,
         "workflow_id": workflow_id,

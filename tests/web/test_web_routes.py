@@ -4,17 +4,20 @@ and the guard (loopback host names, JSON-only POSTs, the key off loopback)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import uuid
+from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from tests.web.conftest import UI
 from threadloom.starter.api import Threadloom
 from threadloom.starter.settings import Settings
 from threadloom.starter.web import WebServerError, running_web_server
 from threadloom.starter.web.app import WebContext
-from threadloom.starter.web.server import web_command
+from threadloom.starter.web.server import start_for_dev_stack, web_command
 from threadloom.threads_client import ThreadsClient
 
 
@@ -117,3 +120,28 @@ async def test_off_loopback_without_a_key_nothing_starts(
     # Settings point at no Temporal at all: the refusal comes before any connection.
     assert await web_command(args, Settings(temporal_address="127.0.0.1:9")) == 2
     assert "threadloom web: refusing to serve the chat page on 0.0.0.0" in capsys.readouterr().err
+
+
+async def test_dev_serves_the_page_beside_its_stack_and_skips_it_on_a_taken_port(
+    temporal_env: WorkflowEnvironment, threads_server: Any
+) -> None:
+    settings = Settings(
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        threads_base_url=threads_server.base_url,
+        web_port=0,
+    )
+    said: list[str] = []
+    async with contextlib.AsyncExitStack() as stack:
+        url = await start_for_dev_stack(settings, stack, said.append, ui_url=UI)
+        assert url is not None and said == [f"  chat page at {url}"]
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url)).status_code == 200
+            assert (await client.get(url.replace("/chat", "/api/assistants"))).status_code == 200
+        taken = int(url.rsplit(":", 1)[1].split("/")[0])
+        said.clear()
+        again = settings.model_copy(update={"web_port": taken})
+        assert await start_for_dev_stack(again, stack, said.append, ui_url=UI) is None
+    assert said == [
+        f"  chat page not started: the chat page cannot listen on 127.0.0.1:{taken} (Address "
+        "already in use); move it with THREADLOOM_WEB_PORT (or --port)"
+    ]

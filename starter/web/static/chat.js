@@ -232,6 +232,7 @@ class Turn {
         this.workflowId = event.workflow_id;
         turnLink(this.meta, event.ui_url);
         if (event.thread_id) state.threadId = event.thread_id;
+        if (event.conversation_ui_url) showConversation(state.conversation, event.conversation_ui_url);
         break;
       case "text_delta": {
         let node = this.segments.get(event.message_id);

@@ -207,6 +207,8 @@ async def _messages(context: WebContext, thread_id: str) -> list[dict[str, Any]]
         turn_key = (message.metadata or {}).get(TURN_KEY_TAG)
         if message.role == "user":
             workflow_id = turn_workflow_id(thread_id, turn_key) if turn_key else None
+        elif message.status == "in_progress":
+            continue  # still being written: the page follows its turn's stream instead
         shown.append(
             {
                 "id": message.id,

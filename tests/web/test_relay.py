@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 import pytest
 
 from tests.web.conftest import UI
+from threadloom.starter.api import Threadloom
+from threadloom.threads_client import ThreadsClient
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
 
@@ -102,3 +105,36 @@ async def test_a_turn_without_text_or_with_an_unknown_assistant_is_a_4xx(
     unknown = await _send(web, f"{conversation}-b", text="hi", assistant_id="asst_nope")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["type"] == "AssistantNotFound"
+
+
+async def test_a_second_tab_finds_a_turn_still_running_and_follows_it_from_the_start(
+    web: httpx.AsyncClient, web_loom: Threadloom, threads: ThreadsClient, assistant_id: str
+) -> None:
+    conversation = f"relay-{uuid.uuid4().hex[:8]}"
+    text = " ".join(f"w{i}" for i in range(40))  # 11 deltas, 150 ms apart
+    slow = {"echo_chunk_delay_ms": "150"}  # the session's server honours it (faults enabled)
+    sending = asyncio.create_task(
+        web_loom.send(conversation, text, assistant_id=assistant_id, turn_key="t1", metadata=slow)
+    )
+    try:
+        async with asyncio.timeout(30):
+            while True:  # until the reply is being written
+                found = (await web.get(f"/api/conversations/{conversation}")).json()
+                thread_id = found.get("thread_id")
+                if thread_id:
+                    writing = [m async for m in threads.threads.messages.list(thread_id)]
+                    if any(m.role == "assistant" and m.status == "in_progress" for m in writing):
+                        break
+                await asyncio.sleep(0.05)
+        reopened = (await web.get(f"/api/conversations/{conversation}")).json()
+        # The reply being written is left out; the page follows the last user message's turn.
+        assert [(m["role"], m["text"]) for m in reopened["messages"]] == [("user", text)]
+        workflow_id = reopened["messages"][0]["workflow_id"]
+        followed = await web.get(f"/api/turns/{workflow_id}/events")
+        events = [data for _, data in parse_sse(followed.text)]
+        assert [data["offset"] for data in events] == list(range(len(events)))
+        deltas = "".join(data["text"] for data in events if data["type"] == "text_delta")
+        assert deltas == events[-1]["result"]["reply"] == f"Echo: {text}"
+        assert (await sending).reply == f"Echo: {text}"
+    finally:
+        sending.cancel()

@@ -165,7 +165,7 @@ async function openConversation(id) {
   const last = found.messages[found.messages.length - 1];
   if (found.running && last && last.role === "user" && last.workflow_id) {
     // A turn still running (sent from another tab, or before a reload): follow it from the start.
-    await follow(new Turn({ workflow_id: last.workflow_id, ui_url: last.ui_url }), null);
+    await follow(new Turn({ type: "turn", workflow_id: last.workflow_id, ui_url: last.ui_url }), null);
   }
 }
 

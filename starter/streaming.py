@@ -65,6 +65,8 @@ from threadloom.workflows.conversation_contracts import (
 if TYPE_CHECKING:
     from threadloom.starter.api import Threadloom
 
+ADVERTISE_HEADER = "threadloom-run-events"
+"""Sent on every answer of a threads server with the re-attachable run event stream."""
 FIND_RUN_SECONDS = (0.02, 0.25)
 """First and longest pause between two looks for the turn's next run."""
 RECONNECTS = 5
@@ -84,10 +86,15 @@ async def stream_events(
     *,
     after: int | None = None,
     request: TurnRequest | None = None,
+    threads: ThreadsClient | None = None,
 ) -> AsyncIterator[TurnEvent]:
-    """The events of turn `workflow_id` with offsets above `after` (see `Threadloom.stream_events`)."""
+    """The events of turn `workflow_id` with offsets above `after` (see `Threadloom.stream_events`).
+
+    `request`: the turn's request, if known (else read from its history); `threads`: the Threads
+    API client to read the runs with (default: one built from the settings).
+    """
     last = -1
-    async for event in _numbered(_turn_events(loom, workflow_id, request)):
+    async for event in _numbered(_turn_events(loom, workflow_id, request, threads)):
         last = event.offset
         if after is None or event.offset > after:
             yield event
@@ -187,7 +194,10 @@ async def _numbered(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent
 
 
 async def _turn_events(
-    loom: Threadloom, workflow_id: str, request: TurnRequest | None
+    loom: Threadloom,
+    workflow_id: str,
+    request: TurnRequest | None,
+    threads: ThreadsClient | None,
 ) -> AsyncIterator[TurnEvent]:
     from threadloom.starter.api import TurnHandle
 
@@ -197,9 +207,12 @@ async def _turn_events(
     request = request.keyed(workflow_id)
     result = asyncio.create_task(_outcome(TurnHandle(handle)))
     try:
-        async with threads_client(loom.settings or Settings()) as threads:
-            reader = _TurnReader(threads, request, result)
-            async for event in reader.events():
+        if threads is not None:
+            async for event in _TurnReader(threads, request, result).events():
+                yield event
+            return
+        async with threads_client(loom.settings or Settings()) as own:
+            async for event in _TurnReader(own, request, result).events():
                 yield event
     finally:
         result.cancel()
@@ -228,12 +241,17 @@ class _TurnReader:
         self._text = ""  # streamed since the last restart
         self._message_id = ""
         self._run_id = ""
+        self._advertised = True
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         attempt, streamed = 0, True
         while streamed:
             attempt += 1
-            run = await self._find_run(attempt)
+            try:
+                run = await self._find_run(attempt)
+            except _Unstreamable as err:
+                yield NotStreamed(0, reason=str(err))
+                break
             if run is None:
                 break
             if attempt > 1 and (self._text or self._run_id):
@@ -270,6 +288,11 @@ class _TurnReader:
         while True:
             ended = self._result.done()
             found = await self._tagged_run(tags)
+            if not self._advertised:
+                raise _Unstreamable(
+                    f"the Threads API at {self._threads.base_url} does not stream a run once it "
+                    f"is created (no {ADVERTISE_HEADER} header): the reply follows when the turn ends"
+                )
             if found is not None or ended:
                 return found
             await asyncio.wait({self._result}, timeout=delay)
@@ -282,6 +305,7 @@ class _TurnReader:
                 f"threads/{self._request.thread_id}/runs",
                 params={"order": "desc", "limit": 20},
             )
+            self._advertised = ADVERTISE_HEADER in answer.headers
             page = answer.json()
         except (ThreadsError, ValueError):
             return None  # the thread is gone, or the API is unreachable: the result will tell

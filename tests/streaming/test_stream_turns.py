@@ -12,7 +12,7 @@ from threadloom.starter.stream_events import (
     TurnEvent,
     TurnFinished,
 )
-from threadloom.workflows.contracts import RunOverrides, TurnRequest, UserMessage
+from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 
 def check_invariant(events: list[TurnEvent]) -> str:
@@ -34,12 +34,17 @@ def words(n: int) -> str:
     return " ".join(f"w{i}" for i in range(n))
 
 
-def request(thread_id: str, assistant_id: str, text: str, **metadata: str) -> TurnRequest:
+def request(
+    thread_id: str, assistant_id: str, text: str, *, policy: TurnPolicy | None = None, **metadata: str
+) -> TurnRequest:
+    """A turn with its own key (so the test knows its workflow id) and run metadata."""
     return TurnRequest(
         thread_id=thread_id,
         assistant_id=assistant_id,
         message=UserMessage(text=text),
         run=RunOverrides(metadata=metadata),
+        policy=policy or TurnPolicy(),
+        turn_key=uuid.uuid4().hex,
     )
 
 
@@ -61,7 +66,6 @@ async def test_reconnect_from_an_offset_gets_every_later_event_once(
     streaming_loom: Threadloom, engine_worker: None, thread_id: str, assistant_id: str
 ) -> None:
     turn = request(thread_id, assistant_id, words(60), echo_chunk_delay_ms="10")
-    turn = turn.model_copy(update={"turn_key": uuid.uuid4().hex})
     first: list[TurnEvent] = []
     async for event in streaming_loom.stream_turn(turn):
         first.append(event)

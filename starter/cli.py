@@ -202,7 +202,8 @@ def _add_web_commands(commands: Subparsers) -> None:
     web.add_argument("--host", help="address to bind (THREADLOOM_WEB_HOST, 127.0.0.1)")
     web.add_argument("--port", type=int, help="port (THREADLOOM_WEB_PORT, 8701)")
     web.add_argument(
-        "--ui-url", help="the Temporal UI to link turns to (THREADLOOM_WEB_UI_URL, http://localhost:8233)"
+        "--ui-url",
+        help="the Temporal UI to link turns to (THREADLOOM_WEB_UI_URL, http://localhost:8233)",
     )
 
 

@@ -1,9 +1,11 @@
 """The chat page in headless Debian Chromium (Playwright, as `test_turn_in_ui.py` drives it).
 
-A user picks the assistant, types a message and presses Enter: the reply is drawn while it streams (at
-least two partial renders, each a prefix of the reply, before the final one), the turn links to the
-Temporal UI, a tool call shows while it runs, and a reload shows the conversation again, read from
-the thread. The echo responder writes each chunk after a delay, so the stream is visible.
+A user picks the assistant, types a message and presses Enter: the first run fails (a server error
+the assistant's fault metadata injects) and the page says the reply starts over; the replacing run's
+reply is drawn while it streams (at least two partial renders, each a prefix of the reply, before the
+final one); the turn links to the Temporal UI, a tool call shows while it runs, and a reload shows the
+conversation again, read from the thread. The echo responder writes each chunk after a delay, so the
+stream is visible.
 `UPDATE_SCREENSHOTS=1` also writes the page to `docs/chat-page.png`.
 """
 
@@ -53,11 +55,13 @@ async def chat_page(
     from threadloom.threads_server.testing import running_server
 
     async with (
-        running_server(tmp_path, echo_chunk_delay_ms=CHUNK_DELAY_MS) as server,
+        running_server(tmp_path, echo_chunk_delay_ms=CHUNK_DELAY_MS, faults_enabled=True) as server,
         ThreadsClient(server.base_url, max_retries=0) as threads,
         build_worker(temporal_env.client, threads, task_queue=task_queue, tools=demo_tools),
     ):
-        assistant = await threads.assistants.create(model="echo", name="page test")
+        # The first run on a thread fails with a server error: the engine replaces it.
+        flaky = {"fault": "fail=server_error", "fault_times": "1"}
+        assistant = await threads.assistants.create(model="echo", name="page test", metadata=flaky)
         settings = Settings(threads_base_url=server.base_url, task_queue=task_queue)
         loom = Threadloom(temporal_env.client, task_queue=task_queue, settings=settings)
         context = WebContext(loom, threads, UI, temporal_env.client.namespace)
@@ -89,13 +93,14 @@ async def test_a_reply_streams_into_the_page_and_a_reload_shows_the_conversation
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 760})
+            page = await browser.new_page(viewport={"width": 1200, "height": 760})
             page.set_default_timeout(TIMEOUT_MS)
             await page.goto(f"{url}/chat?assistant={assistant_id}")
             await page.wait_for_selector("body[data-ready=true]")
             await page.evaluate(RECORD_RENDERS)
             await _send(page, text, replies=1)
             renders: list[str] = await page.evaluate("window.renders")
+            notes = await page.locator(".note").all_inner_texts()
             conversation = page.url.split("conversation=")[1].split("&")[0]
             link = await page.get_attribute(".message.assistant .meta a", "href")
 
@@ -114,6 +119,7 @@ async def test_a_reply_streams_into_the_page_and_a_reload_shows_the_conversation
             ]
         finally:
             await browser.close()
+    assert len(notes) == 1 and "the reply starts over with run run_" in notes[0], notes
     assert renders[-1] == reply
     partial = renders[:-1]
     assert len(partial) >= 2, renders

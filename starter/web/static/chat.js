@@ -267,7 +267,7 @@ class Turn {
         this.segments.clear();
         this.body.replaceChildren();
         this.body.dataset.state = "waiting";
-        this.notice(`run ${event.run_id} was replaced (${event.reason}): the reply starts over`);
+        this.notice(`${event.reason}: the reply starts over with run ${event.run_id}`);
         break;
       case "resumed":
         this.notice(`resumed (${event.reason})`);

@@ -222,12 +222,17 @@ async def _messages(context: WebContext, thread_id: str) -> list[dict[str, Any]]
     return shown
 
 
+async def _to_the_page(request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse(f"/chat?{query}" if query else "/chat", status_code=307)
+
+
 def create_web_app(context: WebContext) -> Starlette:
     """The chat page's ASGI app (without the guard of `server.py`)."""
     from threadloom.starter.web.relay import relay_routes
 
     routes = [
-        Route("/", lambda request: RedirectResponse("/chat", status_code=307)),
+        Route("/", _to_the_page),
         Route("/chat", page),
         Route("/static/{name}", static),
         Route("/api/assistants", list_assistants, methods=["GET"]),

@@ -33,6 +33,8 @@ async def test_the_page_and_its_two_files_are_served_and_nothing_else(web: httpx
         assert (await web.get(other)).status_code == 404, other
     root = await web.get("/")
     assert root.status_code == 307 and root.headers["location"] == "/chat"
+    reopen = await web.get("/", params={"conversation": "c-1"})
+    assert reopen.headers["location"] == "/chat?conversation=c-1"
 
 
 async def test_an_assistant_made_on_the_page_is_listed(web: httpx.AsyncClient) -> None:

@@ -91,14 +91,16 @@ async def _first(events: AsyncIterator[Any]) -> Any | None:
         raise failure(error) from error
 
 
-async def _paced(events: AsyncIterator[Any]) -> AsyncIterator[Any | None]:
-    """The events, with None whenever `KEEPALIVE_SECONDS` pass without one (the next one is still
+async def paced(
+    events: AsyncIterator[Any], *, keepalive: float = KEEPALIVE_SECONDS
+) -> AsyncIterator[Any | None]:
+    """The events, with None whenever `keepalive` seconds pass without one (the next one is still
     awaited by the same task: a keepalive never cancels a read)."""
-    pending: asyncio.Task[Any] | None = None
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
             pending = pending or asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            done, _ = await asyncio.wait({pending}, timeout=keepalive)
             if not done:
                 yield None
                 continue
@@ -126,7 +128,7 @@ async def _stream(
         yield sse(event_to_json(first), event_id=first.offset)
         # To the stream's own end (just after `TurnFinished`): leaving it earlier would cancel
         # what it still awaits (a conversation turn's update).
-        async for event in _paced(events):
+        async for event in paced(events):
             if event is None:
                 yield b": keepalive\n\n"
                 continue

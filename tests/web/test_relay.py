@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from tests.web.conftest import UI
 from threadloom.starter.api import Threadloom
+from threadloom.starter.web.relay import paced
 from threadloom.threads_client import ThreadsClient
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
@@ -138,3 +140,29 @@ async def test_a_second_tab_finds_a_turn_still_running_and_follows_it_from_the_s
         assert (await sending).reply == f"Echo: {text}"
     finally:
         sending.cancel()
+
+
+async def test_a_turn_that_fails_after_its_first_event_ends_its_stream_with_the_error(
+    web: httpx.AsyncClient, threads: ThreadsClient
+) -> None:
+    failing = await threads.assistants.create(
+        model="echo", name="relay failing", metadata={"fault": "fail=invalid_prompt"}
+    )
+    conversation = f"relay-{uuid.uuid4().hex[:8]}"
+    answer = await _send(web, conversation, text="hello", assistant_id=failing.id)
+    assert answer.status_code == 200  # the run was created: the stream had begun
+    *events, (last_id, last) = parse_sse(answer.text)
+    assert events[0][1]["type"] == "turn" and last_id is None
+    assert last["type"] == "error" and last["error"] == "RunFailed"
+    assert "invalid_prompt" in last["message"]
+
+
+async def test_a_quiet_stream_gets_keepalives_and_loses_no_event() -> None:
+    async def slow() -> AsyncIterator[int]:
+        yield 1
+        await asyncio.sleep(0.2)
+        yield 2
+
+    got = [event async for event in paced(slow(), keepalive=0.05)]
+    assert [event for event in got if event is not None] == [1, 2]
+    assert got[0] == 1 and got[-1] == 2 and got.count(None) >= 2

@@ -8,6 +8,7 @@ backend uses (`Threadloom.stream_send`, `Threadloom.stream_events`) and the Thre
     GET  /chat                               the page; `?conversation=ID` reopens one
     GET  /api/assistants                     the assistants to pick from
     POST /api/assistants                     create one: {"name", "instructions"?, "model"?}
+    GET  /api/conversations                  the newest conversations (`?assistant=ID`: of one)
     GET  /api/conversations/{id}             its thread, assistant and messages (404: no such one)
     POST /api/conversations/{id}/turns       send {"text", "assistant_id", ...}: SSE of the turn
     GET  /api/turns/{workflow_id}/events     SSE of a turn after the offset in `Last-Event-ID`

@@ -7,6 +7,7 @@ turns are `relay.py`'s. Errors are one JSON envelope, `{"error": {"type": …, "
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from threadloom.starter.api import Threadloom
 from threadloom.threads_client import Assistant, FunctionTool, ThreadsClient
 from threadloom.threads_client.errors import APIStatusError, ThreadsError
 from threadloom.workflows.contracts import ASSISTANT_ID, THREAD_ID, TURN_KEY_TAG, turn_workflow_id
-from threadloom.workflows.conversation_contracts import conversation_workflow_id
+from threadloom.workflows.conversation_contracts import (
+    CONVERSATION_WORKFLOW,
+    conversation_workflow_id,
+)
 
 STATIC = Path(__file__).with_name("static")
 STATIC_TYPES = {"chat.js": "text/javascript", "chat.css": "text/css"}
@@ -34,6 +38,9 @@ PAGE_SECURITY = (
 """The page runs its own script and style only, talks to this server only, and is not framed."""
 HISTORY_LIMIT = 500
 """Most messages a reopened conversation shows (its newest)."""
+RECENT_LIMIT = 20
+"""Conversations the page offers to reopen."""
+IDENTIFIER = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,33 @@ async def conversation_of(context: WebContext, conversation_id: str) -> dict[str
     }
 
 
+async def recent_conversations(request: Request) -> Response:
+    """The newest conversations (`?assistant=` only that assistant's), from Temporal's visibility."""
+    context = context_of(request)
+    query = f'WorkflowType="{CONVERSATION_WORKFLOW}"'
+    assistant = request.query_params.get("assistant")
+    if assistant:
+        if not IDENTIFIER.fullmatch(assistant):  # it goes into a list query
+            return WebError(400, "InvalidRequest", f"not an assistant id: {assistant!r}").response()
+        query += f' AND AssistantId="{assistant}"'
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        async for execution in context.loom.client.list_workflows(query, limit=RECENT_LIMIT * 2):
+            conversation_id = execution.id.removeprefix("conversation-")
+            if conversation_id in found:  # an earlier run of the same conversation
+                continue
+            found[conversation_id] = {
+                "conversation_id": conversation_id,
+                "assistant_id": execution.typed_search_attributes.get(ASSISTANT_ID),
+                "running": execution.status == WorkflowExecutionStatus.RUNNING,
+                "started_at": execution.start_time.isoformat(),
+            }
+    except RPCError as error:
+        return WebError(503, "TemporalUnavailable", f"Temporal did not answer: {error}").response()
+    newest = sorted(found.values(), key=lambda c: c["started_at"], reverse=True)
+    return JSONResponse({"data": newest[:RECENT_LIMIT]})
+
+
 async def conversation(request: Request) -> Response:
     """A conversation and its messages, oldest first, each turn linked to its workflow."""
     context = context_of(request)
@@ -237,6 +271,7 @@ def create_web_app(context: WebContext) -> Starlette:
         Route("/static/{name}", static),
         Route("/api/assistants", list_assistants, methods=["GET"]),
         Route("/api/assistants", create_assistant, methods=["POST"]),
+        Route("/api/conversations", recent_conversations, methods=["GET"]),
         Route("/api/conversations/{conversation_id}", conversation, methods=["GET"]),
         *relay_routes(),
     ]

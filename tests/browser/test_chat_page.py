@@ -31,8 +31,10 @@ from threadloom.threads_client import ThreadsClient
 from threadloom.worker import build_worker
 
 UI = "http://localhost:8233"
-CHUNK_DELAY_MS = 40
-"""The echo responder's pause before each chunk of its reply (a few hundred ms for a short reply)."""
+CHUNK_DELAY_MS = 80
+"""The echo responder's pause before each chunk of its reply. The stream finds the replacing run a
+moment after it starts (on a loaded machine a few hundred ms), and the deltas written before arrive
+together, drawn as one render: the reply must take longer than that."""
 RECORD_RENDERS = """() => {
   window.renders = [];
   const log = document.getElementById("log");
@@ -87,8 +89,9 @@ async def test_a_reply_streams_into_the_page_and_a_reload_shows_the_conversation
     url, assistant_id = chat_page
     text = (
         "Plan a slow walk along the river with two cafés, a bookshop and a bench in the shade, "
-        f"code {uuid.uuid4().hex[:6]}"
-    )  # 21 words in the reply: 6 deltas of 4 words
+        "then back over the old bridge before it gets dark, with a stop for ice cream and a look "
+        f"at the boats in the harbour, code {uuid.uuid4().hex[:6]}"
+    )  # 44 words in the reply: 11 deltas of 4 words, ~0.9 s (the stream may join late: see below)
     reply = f"Echo: {text}"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

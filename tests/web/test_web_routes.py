@@ -4,6 +4,7 @@ and the guard (loopback host names, JSON-only POSTs, the key off loopback)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import uuid
 from typing import Any
@@ -59,9 +60,11 @@ async def test_an_unknown_conversation_is_a_404(web: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.usefixtures("engine_worker")
-async def test_a_conversation_reopens_with_its_messages_and_links(
-    web: httpx.AsyncClient, loom: Threadloom, assistant_id: str
+async def test_a_conversation_is_offered_and_reopens_with_its_messages_and_links(
+    web: httpx.AsyncClient, loom: Threadloom
 ) -> None:
+    made = await web.post("/api/assistants", json={"name": "reopen test"})
+    assistant_id = made.json()["id"]
     conversation = f"web-{uuid.uuid4().hex[:8]}"
     first = await loom.send(conversation, "Hello page", assistant_id=assistant_id, turn_key="k1")
     await loom.send(conversation, "Second line", assistant_id=assistant_id, turn_key="k2")
@@ -81,6 +84,19 @@ async def test_a_conversation_reopens_with_its_messages_and_links(
     turn = f"turn-{found['thread_id']}-k1"
     assert found["messages"][1]["workflow_id"] == turn
     assert found["messages"][1]["ui_url"] == f"{UI}/namespaces/default/workflows/{turn}"
+
+    other = f"web-{uuid.uuid4().hex[:8]}"
+    await loom.send(other, "Another one", assistant_id=assistant_id)
+    async with asyncio.timeout(10):  # Temporal's visibility follows a moment later
+        while True:
+            offered = (await web.get("/api/conversations", params={"assistant": assistant_id})).json()
+            if len(offered["data"]) == 2:
+                break
+            await asyncio.sleep(0.1)
+    assert [c["conversation_id"] for c in offered["data"]] == [other, conversation]  # newest first
+    assert {c["assistant_id"] for c in offered["data"]} == {assistant_id}
+    injected = await web.get("/api/conversations", params={"assistant": 'x" OR WorkflowId!="'})
+    assert injected.status_code == 400
 
 
 async def test_a_host_name_other_than_loopback_is_refused(web_url: str) -> None:

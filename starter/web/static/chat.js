@@ -128,6 +128,28 @@ async function createAssistant(event) {
 
 // ---- conversations ----
 
+async function loadRecent() {
+  const assistantId = $("assistant").value;
+  const query = assistantId ? `?assistant=${encodeURIComponent(assistantId)}` : "";
+  const answer = await api(`/api/conversations${query}`);
+  const first = element("option", "", answer.data.length ? "reopen…" : "none to reopen");
+  first.value = "";
+  const options = answer.data.map((c) => {
+    const option = element("option", "", `${c.conversation_id} (${c.started_at.slice(0, 16).replace("T", " ")})`);
+    option.value = c.conversation_id;
+    return option;
+  });
+  $("recent").replaceChildren(first, ...options);
+}
+
+function reopen() {
+  const id = $("recent").value;
+  if (!id) return;
+  const query = new URLSearchParams({ conversation: id });
+  if ($("assistant").value) query.set("assistant", $("assistant").value);
+  location.assign(`/chat?${query}`); // a fresh page: the history comes from the thread
+}
+
 function startNewConversation() {
   state.conversation = null;
   state.threadId = null;
@@ -366,6 +388,7 @@ async function send(event) {
   } catch (error) {
     turn.fail(`the turn could not be sent: ${error.message}`);
   } finally {
+    loadRecent().catch(() => {}); // this conversation is one to reopen now
     state.busy = false;
     $("send").disabled = false;
     $("message").focus();
@@ -385,12 +408,15 @@ async function start() {
   $("assistant").addEventListener("change", () => {
     fillTools();
     updateUrl();
+    loadRecent().catch((error) => problem(error.message));
   });
+  $("recent").addEventListener("change", reopen);
   const query = new URLSearchParams(location.search);
   try {
     await loadAssistants(query.get("assistant"));
     if (query.get("conversation")) await openConversation(query.get("conversation"));
     else updateUrl();
+    await loadRecent();
   } catch (error) {
     problem(error.message);
   }

@@ -17,7 +17,14 @@ import os
 import sys
 from typing import Any
 
-from threadloom.benchmarks import crash, in_flight, limited_model, phases, server_phase
+from threadloom.benchmarks import (
+    crash,
+    in_flight,
+    limited_model,
+    phases,
+    server_phase,
+    streaming_phase,  # streaming turns (issue 15)
+)
 from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import Scenarios
 from threadloom.benchmarks.stack import bench_stack, worker_process
@@ -56,6 +63,9 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.in_flight:
                     await in_flight.in_flight(args, report, scenarios, loom, stack, worker)
                 await limited_model.phase(args, report, stack)
+                await streaming_phase.streaming_phase(  # streaming turns (issue 15)
+                    args, report, stack, assistant.id, worker.task_queue
+                )
                 if args.crash:
                     crash_ok = await crash.crash(args, report, scenarios, threads, stack, assistant.id)
                 if args.server.strip():
@@ -79,6 +89,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found["seed"] = args.seed
     found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
     found["local_activities"] = args.local_activities
+    found |= {"stream_turns": args.stream_turns, "stream_deltas": args.stream_deltas}  # streaming
+    found["stream_delay_ms"] = args.stream_delay_ms
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
     found["python"] = sys.version.split()[0]
     return found

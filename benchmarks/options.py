@@ -88,5 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="sample the worker with py-spy (the bench extra) in the busiest throughput batch",
     )
+    # streaming turns (issue 15): `benchmarks.streaming_phase`
+    add(
+        "--stream-turns",
+        type=int,
+        default=5,
+        metavar="N",
+        help="streamed turns per way in the streaming phase (0 skips)",
+    )
+    add("--stream-deltas", type=int, default=200, help="text deltas of each streamed reply")
+    add("--stream-delay-ms", type=int, default=20, help="the echo responder's pause between deltas")
     add("--no-openai", action="store_true", help="skip the openai SDK driver")
     add("--json", action="store_true", help="print the report as JSON")

@@ -11,6 +11,7 @@ import uuid
 from threadloom.starter.api import Threadloom
 from threadloom.starter.errors import TurnError
 from threadloom.starter.settings import Settings
+from threadloom.starter.stream_render import render
 
 QUIT = {"/quit", "/exit"}
 
@@ -36,16 +37,27 @@ async def chat_command(args: argparse.Namespace, settings: Settings) -> int:
             continue
         if text in QUIT:
             return 0
+        message = text.replace("\\n", "\n")  # a typed `\n` starts a new line (e.g. for /tool lines)
         try:
-            result = await threadloom.send(
-                conversation,
-                text.replace("\\n", "\n"),  # a typed `\n` starts a new line (e.g. for /tool lines)
-                assistant_id=args.assistant,
-                thread_id=thread_id,
-                tools=args.tool,
-            )
+            if getattr(args, "no_stream", False):
+                result = await threadloom.send(
+                    conversation,
+                    message,
+                    assistant_id=args.assistant,
+                    thread_id=thread_id,
+                    tools=args.tool,
+                )
+                print(f"assistant> {result.reply}", flush=True)
+            else:  # the reply as it is written
+                events = threadloom.stream_send(
+                    conversation,
+                    message,
+                    assistant_id=args.assistant,
+                    thread_id=thread_id,
+                    tools=args.tool,
+                )
+                await render(events, out=sys.stdout, notes=sys.stdout, prefix="assistant> ")
         except TurnError as error:
             print(f"error> {error.type}: {error.message}", flush=True)
             continue
         thread_id = None  # only the first turn can choose the thread
-        print(f"assistant> {result.reply}", flush=True)

@@ -103,6 +103,11 @@ def _add_turn_commands(commands: Subparsers) -> None:
     send.add_argument("--model", help="override the assistant's model for this run")
     send.add_argument("--deadline", type=float, help="run deadline in seconds")
     send.add_argument("--json", action="store_true", help="print the whole TurnResult as JSON")
+    send.add_argument(  # streaming turns (issue 15)
+        "--stream",
+        action="store_true",
+        help="print the reply as it is written (with --json: one JSON event per line)",
+    )
     for name, handler, help in (
         ("dev", f"{STARTER}.demo:dev_command", "run the embedded stack until Ctrl-C"),
         ("demo", f"{STARTER}.demo:demo_command", "run the demo on the embedded stack"),
@@ -120,6 +125,9 @@ def _add_conversation_commands(commands: Subparsers) -> None:
     chat.add_argument("--conversation", help="conversation id (default: a new one)")
     chat.add_argument("--thread", help="thread id of a new conversation (default: a new thread)")
     chat.add_argument("--tool", action="append", default=[], help="a registered tool (repeatable)")
+    chat.add_argument(  # streaming turns (issue 15)
+        "--no-stream", action="store_true", help="print each reply once it is complete"
+    )
     from threadloom.starter.assistants import add_arguments as add_assistant_arguments
 
     add_assistant_arguments(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from threadloom.starter.api import Threadloom, validate_request
 from threadloom.starter.errors import TurnError
 from threadloom.starter.settings import Settings
+from threadloom.starter.stream_events import TurnEvent
+from threadloom.starter.stream_render import json_lines, render
 from threadloom.starter.threads_api import create_thread, require_assistant, threads_client
 from threadloom.workflows.contracts import TurnResult
 from threadloom.workflows.conversation_contracts import (
@@ -26,14 +29,19 @@ async def send_command(args: argparse.Namespace, settings: Settings) -> int:
     thread, no message). Exit codes: 0 reply printed, 1 the turn failed (the error type is printed),
     2 bad input.
     """
+    streams = getattr(args, "stream", False)
     try:
         if args.conversation:
             thread_id, result = await _send_to_conversation(args, settings)
         else:
             thread_id, result = await _send_turn(args, settings)
     except TurnError as error:
+        if streams:
+            print(file=sys.stderr)
         print(f"{error.type}: {error.message}", file=sys.stderr)
         return 2 if error.type == "InvalidRequest" else 1
+    if streams:
+        return 0  # printed as it streamed
     if args.json:
         print(json.dumps({"thread_id": thread_id, **result.model_dump(mode="json")}, indent=2))
     else:
@@ -67,7 +75,16 @@ async def _send_turn(args: argparse.Namespace, settings: Settings) -> tuple[str,
             print(f"new thread {thread_id}", file=sys.stderr)
             request = request.model_copy(update={"thread_id": thread_id})
     threadloom = await Threadloom.connect(settings)
+    if getattr(args, "stream", False):
+        return request.thread_id, await _shown(args, threadloom.stream_turn(request))
     return request.thread_id, await threadloom.run_turn(request)
+
+
+async def _shown(args: argparse.Namespace, events: AsyncIterator[TurnEvent]) -> TurnResult:
+    """`--stream`: the reply as it is written (`--json`: one JSON event per line)."""
+    if args.json:
+        return await json_lines(events, out=sys.stdout)
+    return await render(events, out=sys.stdout, notes=sys.stderr)
 
 
 async def _send_to_conversation(
@@ -80,15 +97,18 @@ async def _send_to_conversation(
     async with threads_client(settings) as client:
         await require_assistant(client, args.assistant)
     threadloom = await Threadloom.connect(settings)
-    result = await threadloom.send(
-        args.conversation,
-        args.text,
-        assistant_id=args.assistant,
-        thread_id=args.thread,
-        turn_key=args.turn_key,
-        tools=args.tool,
+    turn: dict[str, Any] = {
+        "assistant_id": args.assistant,
+        "thread_id": args.thread,
+        "turn_key": args.turn_key,
+        "tools": args.tool,
         **options,
-    )
+    }
+    if getattr(args, "stream", False):
+        events = threadloom.stream_send(args.conversation, args.text, **turn)
+        result = await _shown(args, events)
+    else:
+        result = await threadloom.send(args.conversation, args.text, **turn)
     # The conversation owns its thread; its status query names it.
     handle = threadloom.client.get_workflow_handle(conversation_workflow_id(args.conversation))
     status = await handle.query(STATUS_QUERY, result_type=ConversationStatus)

@@ -47,7 +47,12 @@ from threadloom.starter.stream_events import (
 from threadloom.starter.threads_api import threads_client
 from threadloom.threads_client import ThreadsClient
 from threadloom.threads_client._streaming import SSEDecoder
-from threadloom.threads_client.errors import APIConnectionError, APIStatusError, ThreadsError
+from threadloom.threads_client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    NotFoundError,
+    ThreadsError,
+)
 from threadloom.workflows.contracts import (
     ATTEMPT_TAG,
     TURN_KEY_TAG,
@@ -67,6 +72,8 @@ if TYPE_CHECKING:
 
 ADVERTISE_HEADER = "threadloom-run-events"
 """Sent on every answer of a threads server with the re-attachable run event stream."""
+HOLD_MS = 5000
+"""How long one lookup of the turn's next run is held on threadloom's server."""
 FIND_RUN_SECONDS = (0.02, 0.25)
 """First and longest pause between two looks for the turn's next run."""
 RECONNECTS = 5
@@ -158,7 +165,7 @@ async def _conversation_thread(
         if sent.done() and sent.exception() is not None:
             await sent  # raises the send's error
         try:
-            status = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
+            status: ConversationStatus = await handle.query(STATUS_QUERY, result_type=ConversationStatus)
             if status.thread_id:
                 return status.thread_id
         except (RPCError, WorkflowQueryFailedError):
@@ -242,6 +249,7 @@ class _TurnReader:
         self._message_id = ""
         self._run_id = ""
         self._advertised = True
+        self._held = True  # until the server shows it has no held lookup
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         attempt, streamed = 0, True
@@ -282,12 +290,26 @@ class _TurnReader:
         yield TurnFinished(0, result=outcome)
 
     async def _find_run(self, attempt: int) -> str | None:
-        """The id of the turn's run number `attempt`, once created; None if the turn ended first."""
+        """The id of the turn's run number `attempt`, once created; None if the turn ended first.
+
+        Threadloom's server holds the lookup until the run is created; elsewhere the thread's
+        runs are listed again and again.
+        """
         tags = {TURN_KEY_TAG: self._request.key, ATTEMPT_TAG: str(attempt)}
         delay, longest = FIND_RUN_SECONDS
         while True:
             ended = self._result.done()
-            found = await self._tagged_run(tags)
+            if self._held and ended:
+                found = await self._held_lookup(attempt, 0)  # one last look, not held
+            elif self._held:
+                lookup = asyncio.ensure_future(self._held_lookup(attempt, HOLD_MS))
+                await asyncio.wait({lookup, self._result}, return_when=asyncio.FIRST_COMPLETED)
+                if not lookup.done():
+                    lookup.cancel()  # the turn ended meanwhile
+                    continue
+                found = lookup.result()
+            else:
+                found = await self._tagged_run(tags)
             if not self._advertised:
                 raise _Unstreamable(
                     f"the Threads API at {self._threads.base_url} does not stream a run once it "
@@ -295,29 +317,37 @@ class _TurnReader:
                 )
             if found is not None or ended:
                 return found
-            await asyncio.wait({self._result}, timeout=delay)
-            delay = min(delay * 1.5, longest)
+            if not self._held:
+                await asyncio.wait({self._result}, timeout=delay)
+                delay = min(delay * 1.5, longest)
 
-    async def _tagged_run(self, tags: dict[str, str]) -> str | None:
+    async def _held_lookup(self, attempt: int, wait_ms: int) -> str | None:
+        """Threadloom's lookup of a run by its tags, held until it exists (`wait_ms`)."""
+        params = {
+            "threadloom_turn": self._request.key,
+            "threadloom_attempt": attempt,
+            "wait_ms": wait_ms,
+        }
         try:
             answer = await self._threads.request(
                 "GET",
-                f"threads/{self._request.thread_id}/runs",
-                params={"order": "desc", "limit": 20},
+                f"threads/{self._request.thread_id}/threadloom/run",
+                params=params,
+                timeout=self._threads.timeout + wait_ms / 1000,
             )
             self._advertised = ADVERTISE_HEADER in answer.headers
-            page = answer.json()
-        except (ThreadsError, ValueError):
-            return None  # the thread is gone, or the API is unreachable: the result will tell
-        for run in page.get("data") or []:
-            metadata = run.get("metadata") or {}
-            if all(metadata.get(key) == value for key, value in tags.items()):
-                return str(run["id"])
-        return None
+            run = answer.json().get("run")
+        except NotFoundError:
+            self._held = False  # not threadloom's server (or the thread is gone): list the runs
+            return None
+        except (ThreadsError, ValueError, AttributeError):
+            return None  # unreachable for now: the result will tell
+        return None if not run else str(run["id"])
 
     async def _run_events(self, run_id: str) -> AsyncIterator[TurnEvent]:
         """The run's events as `TurnEvent`s, from its start to its end, reconnecting as needed."""
-        after, drops, calls = 0, 0, {}
+        after, drops = 0, 0
+        calls: dict[str, tuple[str, str]] = {}
         path = f"threads/{self._request.thread_id}/runs/{run_id}/events"
         while True:
             try:
@@ -361,9 +391,7 @@ class _TurnReader:
         self._text, self._message_id = "", ""
         return RunRestarted(0, run_id=run_id, reason=str(error.get("message") or "stream error"))
 
-    def _translate(
-        self, name: str, data: Any, calls: dict[str, tuple[str, str]]
-    ) -> list[TurnEvent]:
+    def _translate(self, name: str, data: Any, calls: dict[str, tuple[str, str]]) -> list[TurnEvent]:
         if name == "thread.message.delta":
             parts = (data.get("delta") or {}).get("content") or []
             text = "".join(
@@ -424,14 +452,10 @@ async def _request_of(handle: WorkflowHandle[Any, Any]) -> TurnRequest:
             started = event.workflow_execution_started_event_attributes
             if started.workflow_type.name != TURN_WORKFLOW:
                 break
-            decoded = await handle._client.data_converter.decode(
-                started.input.payloads, [TurnRequest]
-            )
+            decoded = await handle._client.data_converter.decode(started.input.payloads, [TurnRequest])
             request: TurnRequest = decoded[0]
             return request
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-    raise StreamError(
-        f"no turn {handle.id}", details={"workflow_id": handle.id}, workflow_id=handle.id
-    )
+    raise StreamError(f"no turn {handle.id}", details={"workflow_id": handle.id}, workflow_id=handle.id)

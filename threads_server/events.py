@@ -55,19 +55,20 @@ class Event:
     `gone` marks the final event of a run whose thread was deleted: a long-poll answers 404 on it.
     """
 
-    __slots__ = ("event", "gone", "payload", "seq")
+    __slots__ = ("at", "event", "gone", "payload", "seq")
 
     def __init__(self, event: str, data: Any, *, gone: bool = False) -> None:
         self.event = event
         self.payload = encode(data)
         self.gone = gone
         self.seq = 0  # its number in the run's retained log (`run_log.RunLog`), once logged
+        self.at = 0.0  # and when it was logged (Unix seconds)
 
     @classmethod
     def encoded(cls, event: str, payload: str, *, gone: bool = False) -> Event:
         """An event whose data is already JSON text (one relayed from another replica)."""
         made = cls.__new__(cls)
-        made.event, made.payload, made.gone, made.seq = event, payload, gone, 0
+        made.event, made.payload, made.gone, made.seq, made.at = event, payload, gone, 0, 0.0
         return made
 
     @property
@@ -94,9 +95,7 @@ class Event:
 class Subscription:
     """A queue of one run's events; close it (or use it as a context manager) when done."""
 
-    def __init__(
-        self, hub: RunEvents, run_id: str, runs_only: bool, stalls: bool = True
-    ) -> None:
+    def __init__(self, hub: RunEvents, run_id: str, runs_only: bool, stalls: bool = True) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.runs_only = runs_only
         self.stalls = stalls
@@ -172,9 +171,7 @@ class RunEvents:
         self.log: RunLog | None = None
         """Keeps every event published or delivered here, numbered, if set (`run_log`)."""
 
-    def subscribe(
-        self, run_id: str, *, runs_only: bool = False, stalls: bool = True
-    ) -> Subscription:
+    def subscribe(self, run_id: str, *, runs_only: bool = False, stalls: bool = True) -> Subscription:
         """Receive the run's events published from now on (`runs_only`: only run objects;
         `stalls=False`: a full queue drops the subscriber instead of holding up the run)."""
         subscription = Subscription(self, run_id, runs_only, stalls)

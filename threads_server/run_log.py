@@ -13,6 +13,8 @@ messages.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 
 from threadloom.threads_server.events import Event
@@ -29,9 +31,28 @@ class RunLog:
         self.max_events = max(1, max_events)
         self._runs: OrderedDict[str, list[Event]] = OrderedDict()
         self._full: set[str] = set()
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    def waiter(self, thread_id: str) -> asyncio.Event:
+        """An event set when a run is next created on the thread (`forget` it when done)."""
+        waiter = asyncio.Event()
+        self._waiting.setdefault(thread_id, set()).add(waiter)
+        return waiter
+
+    def forget(self, thread_id: str, waiter: asyncio.Event) -> None:
+        """Stop telling `waiter` of new runs."""
+        waiters = self._waiting.get(thread_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiting[thread_id]
 
     def append(self, run_id: str, event: Event) -> None:
         """Log `event` as the run's next one (numbering it), unless the run's log is full."""
+        if event.event == "thread.run.created" and self._waiting:
+            thread_id = event.data.get("thread_id")
+            for waiter in self._waiting.get(thread_id, ()):
+                waiter.set()
         events = self._runs.get(run_id)
         if events is None:
             events = self._runs[run_id] = []
@@ -43,7 +64,7 @@ class RunLog:
         if len(events) >= self.max_events:
             self._full.add(run_id)
             return
-        event.seq = len(events) + 1
+        event.seq, event.at = len(events) + 1, time.time()
         events.append(event)
 
     def since(self, run_id: str, after: int) -> list[Event] | None:

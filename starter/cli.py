@@ -15,6 +15,7 @@
     threadloom codec-server  decrypt payloads for the Temporal UI and CLI (`--new-key ID`: a new key)
     threadloom files     upload, list or delete files (for file_search)
     threadloom vector-stores  create, list, add files to, search or delete vector stores
+    threadloom web       the chat page: conversations in a browser, replies streamed as they are written
 
 Settings come from `THREADLOOM_*` environment variables (see `starter.settings.Settings`); flags given
 here win over them. Each command names its implementation as `"module:function"` and the module is
@@ -230,6 +231,18 @@ def _add_file_commands(commands: Subparsers) -> None:
     )
 
 
+def _add_web_commands(commands: Subparsers) -> None:
+    """The chat page (issue 15) registers its command here."""
+    help = "serve the chat page (a browser front end to conversations, streamed)"
+    web = _command(commands, "web", f"{STARTER}.web.server:web_command", help)
+    web.add_argument("--host", help="address to bind (THREADLOOM_WEB_HOST, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port (THREADLOOM_WEB_PORT, 8701)")
+    web.add_argument(
+        "--ui-url",
+        help="the Temporal UI to link turns to (THREADLOOM_WEB_UI_URL, http://localhost:8233)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command but `serve`, which the threads server parses itself."""
     parser = argparse.ArgumentParser(prog="threadloom", description=__doc__.splitlines()[0])
@@ -242,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encryption_commands(commands)
     _add_benchmark_commands(commands)
     _add_file_commands(commands)
+    _add_web_commands(commands)
     return parser
 
 

@@ -35,12 +35,14 @@ async def dev_command(args: argparse.Namespace, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with dev_stack(settings) as stack:
+    async with dev_stack(settings, with_web=True) as stack:
         async with ThreadsClient(base_url=stack.threads_base_url, max_retries=0) as threads:
             assistant = await demo_assistant(threads)
         print(f"  assistant {assistant.id} (model {assistant.model}, {assistant.name!r})")
         print(f"threadloom dev stack is up (task queue {stack.task_queue!r}); Ctrl-C stops it.")
         print(f'  try: threadloom send --assistant {assistant.id} "Hello"  (in another shell)')
+        if stack.web_url:
+            print(f"  or chat in a browser: {stack.web_url}?assistant={assistant.id}")
         await stop.wait()
         print("stopping …")
     return 0

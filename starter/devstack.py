@@ -47,6 +47,8 @@ class StackInfo:
     task_queue: str
     codec_url: str | None = None
     """The codec server the UI decrypts through (encryption on and the dev server started here)."""
+    web_url: str | None = None
+    """The chat page (`threadloom dev` only; None when its port was taken)."""
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
@@ -82,6 +84,7 @@ def port_settings(settings: Settings) -> str:
         ),
         ("Temporal UI", f"THREADLOOM_UI_PORT={settings.ui_port}  (or --ui-port)"),
         ("codec server", f"THREADLOOM_CODEC_PORT={settings.codec_port}  (with encryption on)"),
+        ("chat page", f"THREADLOOM_WEB_PORT={settings.web_port}  (`dev` skips it when taken)"),
         (
             "threads server",
             f"THREADLOOM_EMBEDDED_THREADS_SERVER=true THREADLOOM_THREADS_BASE_URL="
@@ -240,8 +243,12 @@ async def dev_stack(
     say: Callable[[str], None] = print,
     with_worker: bool = True,
     faults_enabled: bool = False,
+    with_web: bool = False,
 ) -> AsyncIterator[StackInfo]:
-    """Start whatever the settings do not point elsewhere, and a worker; stop them all on exit."""
+    """Start whatever the settings do not point elsewhere, and a worker; stop them all on exit.
+
+    `with_web`: also the chat page (`starter.web`), linking turns to this stack's Temporal UI.
+    """
     from threadloom.worker import run_worker
 
     explicit = settings.model_fields_set
@@ -285,6 +292,11 @@ async def dev_stack(
             worker_task = asyncio.create_task(run_worker(effective, stop_event=stop))
             stack.push_async_callback(_stop_worker, stop, worker_task)
             say(f"  worker polling task queue {settings.task_queue!r}")
+        web_url = None
+        if with_web:
+            from threadloom.starter.web.server import start_for_dev_stack as start_web
+
+            web_url = await start_web(effective, stack, say, ui_url=settings.web_ui_url or ui_url)
         yield StackInfo(
             temporal_address,
             ui_url,
@@ -292,6 +304,7 @@ async def dev_stack(
             settings.namespace,
             settings.task_queue,
             codec_url=codec.url if codec else None,
+            web_url=web_url,
         )
 
 

@@ -97,3 +97,15 @@ class Settings(BaseSettings):
         description="browser origins allowed to call the codec server, comma-separated "
         "(default: the dev UI, http://localhost:<ui_port> and http://127.0.0.1:<ui_port>)",
     )
+
+    # The chat page (`threadloom web`, started beside the stack by `threadloom dev`; starter/web).
+    web_host: str = Field(default="127.0.0.1", description="where the chat page binds")
+    web_port: int = Field(default=8701, ge=0, le=65535, description="the chat page's port")
+    web_key: SecretStr | None = Field(
+        default=None,
+        description="the chat page's key: the browser opens `/?key=…` once (required off loopback)",
+    )
+    web_ui_url: str | None = Field(
+        default=None,
+        description="the Temporal UI the page links turns to (default http://localhost:<ui_port>)",
+    )

@@ -244,3 +244,10 @@ async def test_serve_and_worker_from_the_image_run_a_turn(
     output = log_path.read_text()
     assert code == 0, output[-3000:]
     assert "worker started" in output and "worker stopped" in output
+
+
+def test_the_wheel_holds_the_chat_page(image: Image) -> None:
+    """`threadloom web` serves files that are no Python module: package data, in the wheel."""
+    (site,) = (image.bin.parent / "lib").glob("python3*/site-packages")
+    static = site / "threadloom" / "starter" / "web" / "static"
+    assert sorted(path.name for path in static.iterdir()) == ["chat.css", "chat.html", "chat.js"]

@@ -91,6 +91,7 @@ async def test_the_readme_scripts_run_as_written(stack_env: dict[str, str], tmp_
         printed.append(out)
     assert any(out.startswith("Echo: What's the weather in Paris? run_") for out in printed)
     assert "Echo: Where is my order?\n" in printed
+    assert "Echo: Tell me about Lisbon in a few words\n" in printed  # streamed, then resumed
 
 
 async def test_threadloom_tools_load_from_the_current_directory(

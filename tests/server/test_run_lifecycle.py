@@ -33,6 +33,10 @@ async def test_deleting_a_thread_ends_its_streams_long_polls_and_timers(db) -> N
                 lines = stream.aiter_lines()
                 first = [await anext(lines), await anext(lines)]
                 run_id = json.loads(first[1].removeprefix("data: "))["id"]
+                # Long-poll the run once it is in progress: on PostgreSQL a replica claims it a
+                # moment after the create, and that change would answer a poll started earlier.
+                while first[-2] != "event: thread.run.in_progress":
+                    first.append(await anext(lines))
                 poll = asyncio.ensure_future(
                     client.get(f"/threads/{thread_id}/runs/{run_id}", params={"wait_ms": 10_000})
                 )

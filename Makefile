@@ -41,7 +41,7 @@ test: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy -p threadloom.threads_client -p threadloom.workflows -p threadloom.activities
+	$(BIN)/mypy -p threadloom
 
 # The full benchmark (several minutes): its own dev server, threads server and worker on free ports.
 bench: $(TEST_STAMP)

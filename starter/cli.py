@@ -29,7 +29,7 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from threadloom.starter.settings import Settings
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "WARNING"
     configure_logging(settings.log_format, level)
     module_name, _, function_name = args.handler.partition(":")
-    handler: Callable[[argparse.Namespace, Settings], Awaitable[int]] = getattr(
+    handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = getattr(
         importlib.import_module(module_name), function_name
     )
     from threadloom.starter.devstack import DevStackError

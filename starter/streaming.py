@@ -54,8 +54,6 @@ from threadloom.threads_client.errors import (
     ThreadsError,
 )
 from threadloom.workflows.contracts import (
-    ATTEMPT_TAG,
-    TURN_KEY_TAG,
     TURN_WORKFLOW,
     TurnRequest,
     TurnResult,
@@ -249,7 +247,7 @@ class _TurnReader:
         self._message_id = ""
         self._run_id = ""
         self._advertised = True
-        self._held = True  # until the server shows it has no held lookup
+        self._held = True  # until the server shows it has no held lookup (a 404)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         attempt, streamed = 0, True
@@ -292,24 +290,26 @@ class _TurnReader:
     async def _find_run(self, attempt: int) -> str | None:
         """The id of the turn's run number `attempt`, once created; None if the turn ended first.
 
-        Threadloom's server holds the lookup until the run is created; elsewhere the thread's
-        runs are listed again and again.
+        Threadloom's server holds the lookup until the run is created. Any other Threads API has
+        no such lookup, and streams a run only to the call that creates it (the worker's): there
+        the turn is not streamed, and its reply follows when it ends.
         """
-        tags = {TURN_KEY_TAG: self._request.key, ATTEMPT_TAG: str(attempt)}
-        delay, longest = FIND_RUN_SECONDS
         while True:
             ended = self._result.done()
-            if self._held and ended:
+            if ended:
                 found = await self._held_lookup(attempt, 0)  # one last look, not held
-            elif self._held:
+            else:
                 lookup = asyncio.ensure_future(self._held_lookup(attempt, HOLD_MS))
                 await asyncio.wait({lookup, self._result}, return_when=asyncio.FIRST_COMPLETED)
                 if not lookup.done():
                     lookup.cancel()  # the turn ended meanwhile
                     continue
                 found = lookup.result()
-            else:
-                found = await self._tagged_run(tags)
+            if not self._held:
+                raise _Unstreamable(
+                    f"the Threads API at {self._threads.base_url} has no lookup of a turn's run "
+                    "(not threadloom's server): the reply follows when the turn ends"
+                )
             if not self._advertised:
                 raise _Unstreamable(
                     f"the Threads API at {self._threads.base_url} does not stream a run once it "
@@ -317,9 +317,6 @@ class _TurnReader:
                 )
             if found is not None or ended:
                 return found
-            if not self._held:
-                await asyncio.wait({self._result}, timeout=delay)
-                delay = min(delay * 1.5, longest)
 
     async def _held_lookup(self, attempt: int, wait_ms: int) -> str | None:
         """Threadloom's lookup of a run by its tags, held until it exists (`wait_ms`)."""
@@ -338,7 +335,7 @@ class _TurnReader:
             self._advertised = ADVERTISE_HEADER in answer.headers
             run = answer.json().get("run")
         except NotFoundError:
-            self._held = False  # not threadloom's server (or the thread is gone): list the runs
+            self._held = False  # not threadloom's server (or the thread is gone)
             return None
         except (ThreadsError, ValueError, AttributeError):
             return None  # unreachable for now: the result will tell

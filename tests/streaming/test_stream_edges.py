@@ -167,6 +167,35 @@ async def test_a_threads_api_without_the_stream_falls_back_to_the_whole_reply(
     assert (await thread_state(threads, thread_id)).statuses == ["completed"]  # one run
 
 
+async def test_a_threads_api_without_the_run_lookup_falls_back_to_the_whole_reply(
+    streaming_loom: Threadloom,
+    engine_worker: None,
+    threads_server: Any,
+    threads: ThreadsClient,
+    thread_id: str,
+    assistant_id: str,
+) -> None:
+    """Any other Assistants-v2 server answers threadloom's own paths with a 404."""
+
+    class Foreign(PlainServer):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if "/threadloom/" in request.url.path:
+                body = b'{"error": {"message": "Not found", "type": "invalid_request_error"}}'
+                return httpx.Response(404, content=body, headers={"content-type": "application/json"})
+            return await super().handle_async_request(request)
+
+    turn = request(thread_id, assistant_id, "foreign", echo_chunk_delay_ms="2")
+    handle = await streaming_loom.start_turn(turn)
+    foreign = ThreadsClient(threads_server.base_url, max_retries=0, transport=Foreign())
+    async with foreign:
+        events = [e async for e in stream_events(streaming_loom, handle.workflow_id, threads=foreign)]
+
+    assert check_invariant(events) == "Echo: foreign"
+    assert [type(e).__name__ for e in events] == ["NotStreamed", "TextDelta", "TurnFinished"]
+    assert "no lookup of a turn's run" in events[0].reason
+    assert (await thread_state(threads, thread_id)).statuses == ["completed"]  # one run
+
+
 async def test_bad_input_is_a_typed_error_or_a_clean_end(
     streaming_loom: Threadloom, engine_worker: None, thread_id: str, assistant_id: str
 ) -> None:

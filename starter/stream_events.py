@@ -80,7 +80,9 @@ class RunRestarted:
 
 @dataclass(frozen=True)
 class Resumed:
-    """The stream's source was replaced mid-stream (`reason`); nothing was lost or repeated."""
+    """The worker carrying the turn was lost and another took it over (`reason`); nothing was lost
+    or repeated. A live notice: `offset` is that of the event before it, and a reconnect does not
+    see it again."""
 
     offset: int
     reason: str

@@ -16,6 +16,10 @@ servers stream only at run creation) the turn is not streamed: `NotStreamed`, th
 as one delta when the turn ends, never a second run. If the text streamed for the last run is not
 the reply exactly (its events were no longer kept, say), `RunRestarted` and the whole reply follow,
 so the invariant of `stream_events` holds in every case.
+
+Beside the reading, a watcher looks at the turn's workflow once a second (`WATCH_SECONDS`): when a
+worker was lost mid-turn and another took over, a `Resumed` notice goes out. It is not part of the
+deterministic reading, so it carries the offset of the event before it and is not replayed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -34,6 +39,7 @@ from threadloom.starter.errors import TurnError
 from threadloom.starter.settings import Settings
 from threadloom.starter.stream_events import (
     NotStreamed,
+    Resumed,
     RunRestarted,
     RunStatus,
     StreamError,
@@ -75,6 +81,10 @@ HOLD_MS = 5000
 FIND_RUN_SECONDS = (0.02, 0.25)
 """First and longest pause between two looks for the turn's next run."""
 RECONNECTS = 5
+WATCH_SECONDS = 1.0
+"""How often a live stream looks at the turn's pending activities for a replaced worker."""
+WORKER_LOST = frozenset({TimeoutType.TIMEOUT_TYPE_HEARTBEAT, TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE})
+"""The timeouts of an activity attempt that say its worker is gone."""
 """Connections to one run's stream that may drop in a row before the turn is read unstreamed."""
 TERMINAL = frozenset({"completed", "incomplete", "failed", "cancelled", "expired"})
 REPLY_SEPARATOR = "\n\n"
@@ -100,6 +110,10 @@ async def stream_events(
     """
     last = -1
     async for event in _numbered(_turn_events(loom, workflow_id, request, threads)):
+        if isinstance(event, Resumed):
+            if after is None or event.offset >= after:
+                yield event  # seen live only, so never twice
+            continue
         last = event.offset
         if after is None or event.offset > after:
             yield event
@@ -194,6 +208,9 @@ async def _until_started(loom: Threadloom, workflow_id: str, sent: asyncio.Task[
 async def _numbered(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
     offset = 0
     async for event in events:
+        if isinstance(event, Resumed):  # a live notice, not part of the turn's reading
+            yield with_offset(event, offset - 1)
+            continue
         yield with_offset(event, offset)
         offset += 1
 
@@ -211,16 +228,71 @@ async def _turn_events(
         request = await _request_of(handle)
     request = request.keyed(workflow_id)
     result = asyncio.create_task(_outcome(TurnHandle(handle)))
+    notices: asyncio.Queue[Resumed] = asyncio.Queue()
+    watch = asyncio.create_task(_watch_workers(handle, result, notices))
     try:
         if threads is not None:
-            async for event in _TurnReader(threads, request, result).events():
+            async for event in _TurnReader(threads, request, result, notices, watch).events():
                 yield event
             return
         async with threads_client(loom.settings or Settings()) as own:
-            async for event in _TurnReader(own, request, result).events():
+            async for event in _TurnReader(own, request, result, notices, watch).events():
                 yield event
     finally:
         result.cancel()
+        watch.cancel()
+
+
+async def _watch_workers(
+    handle: WorkflowHandle[Any, Any], result: asyncio.Task[Any], notices: asyncio.Queue[Resumed]
+) -> None:
+    """Put a `Resumed` in `notices` each time a new worker took the turn over from a lost one,
+    until the turn ends: a workflow task that timed out (its history), or an activity attempt that
+    timed out on its heartbeat or its deadline (the pending activities, live; its history, after).
+    """
+    seen: set[tuple[str, int]] = set()
+
+    def lost(key: tuple[str, int], what: str, failure: Any) -> None:
+        if key in seen or failure.timeout_failure_info.timeout_type not in WORKER_LOST:
+            return  # seen, or retried after an API fault: the same worker goes on
+        seen.add(key)
+        notices.put_nowait(
+            Resumed(0, reason=f"the worker running {what} was lost; another carries the turn on")
+        )
+
+    async def look(history: bool) -> None:
+        try:
+            if not history:
+                described = await handle.describe()
+                for pending in described.raw_description.pending_activities:
+                    if pending.attempt > 1 and pending.last_failure.HasField("timeout_failure_info"):
+                        what = f"{pending.activity_type.name} (attempt {pending.attempt - 1})"
+                        lost((pending.activity_id, pending.attempt), what, pending.last_failure)
+            scheduled: dict[int, tuple[str, str]] = {}
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                    attrs = event.workflow_task_timed_out_event_attributes
+                    if attrs.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE:
+                        failure = Failure(
+                            timeout_failure_info=TimeoutFailureInfo(timeout_type=attrs.timeout_type)
+                        )
+                        lost(("workflow task", event.event_id), "the turn's workflow task", failure)
+                elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                    task = event.activity_task_scheduled_event_attributes
+                    scheduled[event.event_id] = (task.activity_id, task.activity_type.name)
+                elif history and event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    started = event.activity_task_started_event_attributes
+                    activity_id, name = scheduled.get(started.scheduled_event_id, ("", "an activity"))
+                    if started.attempt > 1 and started.last_failure.HasField("timeout_failure_info"):
+                        what = f"{name} (attempt {started.attempt - 1})"
+                        lost((activity_id, started.attempt), what, started.last_failure)
+        except RPCError:
+            pass  # not started yet, or the server is away: the notices are a courtesy
+
+    while not result.done():
+        await look(history=False)
+        await asyncio.wait({result}, timeout=WATCH_SECONDS)
+    await look(history=True)  # attempts that ran too fast to be seen pending
 
 
 async def _outcome(turn: Any) -> TurnResult | TurnError:
@@ -239,10 +311,14 @@ class _TurnReader:
         threads: ThreadsClient,
         request: TurnRequest,
         result: asyncio.Task[TurnResult | TurnError],
+        notices: asyncio.Queue[Resumed],
+        watch: asyncio.Task[None],
     ) -> None:
         self._threads = threads
         self._request = request
         self._result = result
+        self._notices = notices
+        self._watch = watch
         self._text = ""  # streamed since the last restart
         self._message_id = ""
         self._run_id = ""
@@ -270,11 +346,21 @@ class _TurnReader:
                     if isinstance(event, RunStatus):
                         status = event.status
                     yield event
+                    while not self._notices.empty():
+                        yield self._notices.get_nowait()
             except _Unstreamable as err:
                 streamed = False
                 yield NotStreamed(0, reason=str(err))
             if status in ("completed", "incomplete"):
                 break
+        # The run has ended; its turn ends when a worker reports it. Notices until the watcher ends.
+        while not (self._watch.done() and self._notices.empty()):
+            notice = asyncio.ensure_future(self._notices.get())
+            await asyncio.wait({notice, self._watch}, return_when=asyncio.FIRST_COMPLETED)
+            if notice.done():
+                yield notice.result()
+            else:
+                notice.cancel()
         outcome = await self._result
         if isinstance(outcome, TurnError):
             raise outcome

@@ -23,6 +23,7 @@ from threadloom.starter.api import Threadloom
 from threadloom.starter.errors import RunTimedOut
 from threadloom.starter.stream_events import (
     NotStreamed,
+    Resumed,
     RunRestarted,
     StreamError,
     TextDelta,
@@ -123,6 +124,9 @@ async def test_a_worker_killed_mid_stream_loses_and_repeats_nothing(
         events += [event async for event in stream]
 
     assert check_invariant(events) == f"Echo: {text}"
+    resumed = [event for event in events if isinstance(event, Resumed)]
+    assert len(resumed) == 1, events  # the new worker took the turn over, once
+    assert "was lost" in resumed[0].reason
     state = await thread_state(threads, thread_id)
     assert state.statuses == ["completed"]
     assert [m.role for m in state.messages] == ["user", "assistant"]

@@ -13,11 +13,11 @@ import os
 import signal
 import sys
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import ResourceBasedSlotConfig, Worker, WorkerTuner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from threadloom.activities.conversations import ConversationActivities
@@ -39,6 +39,8 @@ PYDANTIC_PAYLOADS = pydantic_data_converter.payload_converter_class
 
 LOCAL_ACTIVITY_SLOTS = 1000
 """Default bound of local activities at once (see `build_worker`)."""
+TUNER_MEMORY_TARGET = 0.8
+"""The resource-based tuner admits no new task while the host uses more of its memory than this."""
 
 WORKFLOWS = [TurnWorkflow, ConversationWorkflow, JanitorWorkflow]
 PASSTHROUGH_MODULES = (
@@ -81,6 +83,8 @@ def build_worker(
     max_concurrent_local_activities: int = LOCAL_ACTIVITY_SLOTS,
     max_cached_workflows: int = 1000,
     task_queue_activities_per_second: float | None = None,
+    tuner: str = "fixed",
+    target_cpu: float = 0.8,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
@@ -91,6 +95,10 @@ def build_worker(
     at once keeps each one quick on a loaded worker (`LOCAL_ACTIVITY_SLOTS`).
     `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
     `task_queue_activities_per_second` is Temporal's task queue rate limit (README, "Rate limits").
+    `tuner="resource"` admits tasks by the host's load instead (Temporal's resource-based tuner):
+    no new workflow task, activity or local activity starts while the CPU is above `target_cpu`,
+    so a starved worker takes less work and keeps the work it has alive (its heartbeats on time);
+    the two bounds above stay its upper limits.
     """
     activities = ThreadsActivities(threads)
     tool_activities = ToolActivities(tools or ToolRegistry())
@@ -115,13 +123,35 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
-        max_concurrent_activities=max_concurrent_activities,
-        max_concurrent_local_activities=min(max_concurrent_local_activities, max_concurrent_activities),
+        **_slots(tuner, target_cpu, max_concurrent_activities, max_concurrent_local_activities),
         max_cached_workflows=max_cached_workflows,
         max_task_queue_activities_per_second=task_queue_activities_per_second,
         # An eagerly started activity skips the task queue, and so its rate limit.
         disable_eager_activity_execution=task_queue_activities_per_second is not None,
     )
+
+
+def _slots(tuner: str, target_cpu: float, activities: int, local_activities: int) -> dict[str, Any]:
+    """The `Worker` options that bound its tasks at once: fixed numbers, or a resource tuner."""
+    local_activities = min(local_activities, activities)
+    if tuner == "fixed":
+        return {
+            "max_concurrent_activities": activities,
+            "max_concurrent_local_activities": local_activities,
+        }
+    if tuner != "resource":
+        raise ValueError(f"unknown worker tuner {tuner!r}: fixed or resource")
+    return {
+        "tuner": WorkerTuner.create_resource_based(
+            target_memory_usage=TUNER_MEMORY_TARGET,
+            target_cpu_usage=target_cpu,
+            workflow_config=ResourceBasedSlotConfig(minimum_slots=2, maximum_slots=activities),
+            activity_config=ResourceBasedSlotConfig(minimum_slots=1, maximum_slots=activities),
+            local_activity_config=ResourceBasedSlotConfig(
+                minimum_slots=1, maximum_slots=local_activities
+            ),
+        )
+    }
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -147,6 +177,8 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             tools=tools,
             max_concurrent_activities=settings.max_concurrent_activities,
             task_queue_activities_per_second=settings.task_queue_activities_per_second,
+            tuner=settings.worker_tuner,
+            target_cpu=settings.worker_target_cpu,
         )
         async with worker:
             log.info(

@@ -41,6 +41,8 @@ async def serve(kind: str, settings: Settings, local_activities: int | None) -> 
                 task_queue=settings.task_queue,
                 max_concurrent_activities=settings.max_concurrent_activities,
                 max_concurrent_local_activities=local_activities or LOCAL_ACTIVITY_SLOTS,
+                tuner=settings.worker_tuner,
+                target_cpu=settings.worker_target_cpu,
             )
         else:
             worker = Worker(

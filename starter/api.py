@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -139,6 +140,10 @@ class Threadloom:
         self.client = client
         self.task_queue = task_queue
         self.settings = settings  # where the Threads API is, for create_thread (default: env)
+        seconds = (settings or Settings()).turn_task_timeout_seconds
+        self.task_timeout = timedelta(seconds=seconds)
+        """The workflow task timeout of the turns and conversations it starts: how long a worker
+        lost mid-task holds them up (`THREADLOOM_TURN_TASK_TIMEOUT_SECONDS`)."""
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> Threadloom:
@@ -175,6 +180,7 @@ class Threadloom:
                     turn,
                     id=turn.workflow_id,
                     task_queue=self.task_queue,
+                    task_timeout=self.task_timeout,
                     result_type=TurnResult,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

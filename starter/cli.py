@@ -92,6 +92,12 @@ def _add_turn_commands(commands: Subparsers) -> None:
         help="Temporal's rate limit of activity starts on the whole task queue "
         "(THREADLOOM_TASK_QUEUE_ACTIVITIES_PER_SECOND; default: unlimited)",
     )
+    worker.add_argument(
+        "--worker-tuner",
+        choices=("fixed", "resource"),
+        help="admit tasks up to fixed bounds, or by the host's CPU and memory "
+        "(THREADLOOM_WORKER_TUNER; default: fixed)",
+    )
     send = _command(commands, "send", f"{STARTER}.send:send_command", "run one durable turn")
     send.add_argument("text", help="the user message")
     send.add_argument("--assistant", required=True, help="assistant id (asst_…)")
@@ -262,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the connection flags of `args` on top."""
     flags = ["temporal_address", "namespace", "task_queue", "threads_base_url", "ui_port"]
-    flags.append("task_queue_activities_per_second")
+    flags += ["task_queue_activities_per_second", "worker_tuner"]
     overrides = {name: getattr(args, name) for name in flags if getattr(args, name, None)}
     return Settings(**overrides)
 

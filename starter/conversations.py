@@ -117,6 +117,7 @@ async def send(
             start,
             id=workflow_id,
             task_queue=loom.task_queue,
+            task_timeout=loom.task_timeout,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=_search_attributes(start),
             static_summary=f"conversation {conversation_id}",

@@ -8,6 +8,7 @@ in the worker's environment only; they are never copied into workflow inputs or 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,25 @@ class Settings(BaseSettings):
         gt=0,
         description="Temporal's task queue rate limit: activities the whole task queue starts per "
         "second, across all workers (the last worker to poll sets it; default: unlimited)",
+    )
+    worker_tuner: Literal["fixed", "resource"] = Field(
+        default="fixed",
+        description="how a worker admits tasks: `fixed` up to max_concurrent_activities, or "
+        "`resource` by the host's CPU and memory (Temporal's resource-based tuner; README, "
+        '"Overload")',
+    )
+    worker_target_cpu: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="with worker_tuner=resource: the host CPU use above which no new task starts",
+    )
+    turn_task_timeout_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=60,
+        description="workflow task timeout of the turns and conversations a starter starts: how "
+        "long a worker killed in the middle of a workflow task holds its turn up",
     )
     sticky_queue_timeout_seconds: float = Field(
         default=3.0,

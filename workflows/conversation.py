@@ -196,6 +196,7 @@ class ConversationWorkflow:
                 id=request.workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+                task_timeout=workflow.info().task_timeout,  # the starter's, as the conversation's
                 search_attributes=self._search_attributes(),
                 static_summary=request.summary(),
                 static_details=request.details(),

@@ -39,6 +39,8 @@ PYDANTIC_PAYLOADS = pydantic_data_converter.payload_converter_class
 
 LOCAL_ACTIVITY_SLOTS = 1000
 """Default bound of local activities at once (see `build_worker`)."""
+WORKFLOW_TASK_SLOTS = 100
+"""Default bound of workflow tasks at once (the SDK's own default)."""
 TUNER_MEMORY_TARGET = 0.8
 """The resource-based tuner admits no new task while the host uses more of its memory than this."""
 
@@ -85,6 +87,7 @@ def build_worker(
     task_queue_activities_per_second: float | None = None,
     tuner: str = "fixed",
     target_cpu: float = 0.8,
+    max_concurrent_workflow_tasks: int = WORKFLOW_TASK_SLOTS,
 ) -> Worker:
     """A worker serving the workflows and their activities on `task_queue`, with `tools`.
 
@@ -93,6 +96,8 @@ def build_worker(
     `max_concurrent_local_activities` bounds the short Threads API calls (creating a run and its
     first read) that workflow tasks wait on: the CPU-bound part of a turn, where admitting fewer
     at once keeps each one quick on a loaded worker (`LOCAL_ACTIVITY_SLOTS`).
+    `max_concurrent_workflow_tasks` bounds the workflow tasks, which all run on one event loop:
+    beyond the loop's pace, more at once only makes each one (and every heartbeat) later.
     `max_cached_workflows=0` replays every workflow task from the start (tests of replay safety).
     `task_queue_activities_per_second` is Temporal's task queue rate limit (README, "Rate limits").
     `tuner="resource"` admits tasks by the host's load instead (Temporal's resource-based tuner):
@@ -123,7 +128,13 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=graceful_shutdown,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
-        **_slots(tuner, target_cpu, max_concurrent_activities, max_concurrent_local_activities),
+        **_slots(
+            tuner,
+            target_cpu,
+            max_concurrent_workflow_tasks,
+            max_concurrent_activities,
+            max_concurrent_local_activities,
+        ),
         max_cached_workflows=max_cached_workflows,
         max_task_queue_activities_per_second=task_queue_activities_per_second,
         # An eagerly started activity skips the task queue, and so its rate limit.
@@ -131,11 +142,14 @@ def build_worker(
     )
 
 
-def _slots(tuner: str, target_cpu: float, activities: int, local_activities: int) -> dict[str, Any]:
+def _slots(
+    tuner: str, target_cpu: float, workflow_tasks: int, activities: int, local_activities: int
+) -> dict[str, Any]:
     """The `Worker` options that bound its tasks at once: fixed numbers, or a resource tuner."""
     local_activities = min(local_activities, activities)
     if tuner == "fixed":
         return {
+            "max_concurrent_workflow_tasks": workflow_tasks,
             "max_concurrent_activities": activities,
             "max_concurrent_local_activities": local_activities,
         }
@@ -145,7 +159,7 @@ def _slots(tuner: str, target_cpu: float, activities: int, local_activities: int
         "tuner": WorkerTuner.create_resource_based(
             target_memory_usage=TUNER_MEMORY_TARGET,
             target_cpu_usage=target_cpu,
-            workflow_config=ResourceBasedSlotConfig(minimum_slots=2, maximum_slots=activities),
+            workflow_config=ResourceBasedSlotConfig(minimum_slots=2, maximum_slots=workflow_tasks),
             activity_config=ResourceBasedSlotConfig(minimum_slots=1, maximum_slots=activities),
             local_activity_config=ResourceBasedSlotConfig(
                 minimum_slots=1, maximum_slots=local_activities
@@ -179,6 +193,7 @@ async def run_worker(settings: Settings, *, stop_event: asyncio.Event | None = N
             task_queue_activities_per_second=settings.task_queue_activities_per_second,
             tuner=settings.worker_tuner,
             target_cpu=settings.worker_target_cpu,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         )
         async with worker:
             log.info(

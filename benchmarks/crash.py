@@ -27,12 +27,19 @@ from typing import Any
 
 from threadloom.benchmarks.drivers import TurnDone, fault_metadata, now_ms
 from threadloom.benchmarks.figures import percentile
+from threadloom.benchmarks.phases import policy
 from threadloom.benchmarks.report import Report
 from threadloom.benchmarks.scenarios import Batch, Scenarios
 from threadloom.benchmarks.stack import Stack, WorkerProcess, start_worker, stop_process
 from threadloom.starter.api import Threadloom
 from threadloom.threads_client import ThreadsClient
-from threadloom.workflows.contracts import RunOverrides, TurnRequest, TurnResult, UserMessage
+from threadloom.workflows.contracts import (
+    RunOverrides,
+    TurnPolicy,
+    TurnRequest,
+    TurnResult,
+    UserMessage,
+)
 
 WARM_UP_TURNS = 3
 """Unreported turns on the fresh worker first: its sandbox and connections start cold."""
@@ -44,6 +51,8 @@ LEFTOVER_RUN_STATUSES = {"cancelled", "expired", "failed", "incomplete"}
 LOG_NAME = "worker-crash.log"
 MIN_SLOT_MS = 500
 """The start window's share per kill is at least this (a worker restarts in about 0.4 s)."""
+RECOVERY_P95_TARGET_MS = 5_000
+"""Issue 14's bound: a turn in flight at a SIGKILL returns within this of the kill (p95)."""
 PHASE_QUERY_S = 0.5
 """How long the phase query before a kill may take (it delays the kill)."""
 
@@ -155,6 +164,17 @@ class CrashBatch:
 
         return dict(await asyncio.gather(*(phase(r) for r in self.in_flight())))
 
+    def returns_ms(self) -> list[float]:
+        """For each turn in flight at a kill (once per kill): kill -> the turn returned; a turn
+        that never returned counts as the whole wait since its kill."""
+        end = time.monotonic()
+        found = []
+        for kill in self.kills:
+            for record in kill.hit:
+                done = record.finished_s if record.result is not None and record.finished_s else end
+                found.append(self.since_ms(done) - kill.at_ms)
+        return found
+
     def recoveries(self) -> None:
         """Each kill's recovery: until every turn in flight at the kill has returned its reply."""
         for kill in self.kills:
@@ -191,12 +211,12 @@ async def crash(
     batch = CrashBatch(stack, worker, loom, time.monotonic())
     try:
         warm = [
-            _record(tid, assistant_id, f"crash warm-up {i}", 0)
+            _record(tid, assistant_id, f"crash warm-up {i}", 0, policy(args))
             for i, tid in enumerate(await scenarios.new_threads(min(turns, WARM_UP_TURNS)))
         ]
         await asyncio.gather(*(loom.run_turn(r.request) for r in warm))
         batch.records = [
-            _record(tid, assistant_id, f"crash turn {i}", run_ms)
+            _record(tid, assistant_id, f"crash turn {i}", run_ms, policy(args))
             for i, tid in enumerate(await scenarios.new_threads(turns))
         ]
         await scenarios.reset_stats()
@@ -225,6 +245,7 @@ async def crash(
         + verdict.duplicate_completed_runs
     )
     recoveries = [k.recovery_ms for k in batch.kills if k.recovery_ms is not None]
+    returns = batch.returns_ms()
     walls = found.wall_ms
     report.extra["crash tolerance"] = {
         "seed": seed,
@@ -253,6 +274,9 @@ async def crash(
         "longest recovery ms (kill -> every turn in flight at it returned)": _round(
             max(recoveries, default=None)
         ),
+        "turn returns ms after their kill p50/p95/max": [
+            _round(percentile(returns, q)) for q in (50, 95, 100)
+        ],
         "problems": verdict.problems[:10],
     }
     ok = completed == turns and verdict.ok_turns == turns and not verdict.problems
@@ -263,16 +287,30 @@ async def crash(
         f"{len(batch.kills)} kills, {batch.restarts} restarts, "
         f"longest recovery {_ms(max(recoveries, default=None))}",
     )
+    p95 = percentile(returns, 95) if returns else None
+    report.target(
+        f"crash recovery: the turns in flight at a SIGKILL return within p95 <= "
+        f"{RECOVERY_P95_TARGET_MS} ms of it",
+        ok and p95 is not None and p95 <= RECOVERY_P95_TARGET_MS,
+        f"p95 {_ms(p95)} over {len(returns)} turns hit by {len(batch.kills)} kills "
+        f"(worker restarts took {_ms(max((k.restart_ms or 0 for k in batch.kills), default=None))} "
+        "at most; heartbeat timeout "
+        f"{batch.records[0].request.policy.heartbeat_timeout_seconds if batch.records else '?'} s, "
+        f"workflow task timeout {loom.task_timeout.total_seconds():g} s)",
+    )
     return ok
 
 
-def _record(thread_id: str, assistant_id: str, text: str, run_ms: int) -> TurnRecord:
+def _record(
+    thread_id: str, assistant_id: str, text: str, run_ms: int, policy: TurnPolicy | None
+) -> TurnRecord:
     request = TurnRequest(
         turn_key=uuid.uuid4().hex,
         thread_id=thread_id,
         assistant_id=assistant_id,
         message=UserMessage(text=text),
         run=RunOverrides(metadata=fault_metadata(run_ms)),
+        policy=policy or TurnPolicy(),
     )
     return TurnRecord(thread_id, text, request)
 

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from datetime import timedelta
 
 from temporalio.worker import Worker
 
@@ -43,6 +44,8 @@ async def serve(kind: str, settings: Settings, local_activities: int | None) -> 
                 max_concurrent_local_activities=local_activities or LOCAL_ACTIVITY_SLOTS,
                 tuner=settings.worker_tuner,
                 target_cpu=settings.worker_target_cpu,
+                max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+                sticky_queue_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
             )
         else:
             worker = Worker(

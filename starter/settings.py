@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         ge=1,
         description="activities (and local ones) one worker runs at once; each waiting run holds one",
     )
+    max_concurrent_workflow_tasks: int = Field(
+        default=100,
+        ge=2,
+        description="workflow tasks one worker runs at once (all on one event loop)",
+    )
     task_queue_activities_per_second: float | None = Field(
         default=None,
         gt=0,

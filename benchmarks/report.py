@@ -86,8 +86,8 @@ def table(report: Report) -> str:
     for b in report.batches:
         if b["stalled"]:
             lines.append(
-                f"STALLED: {b['driver']} run {b['run_ms']} ms: {b['stalled']} turns unanswered at the "
-                f"batch's time bound, e.g. on threads {', '.join(b['stalled_threads'])}"
+                f"STALLED: {b['driver']} run {b['run_ms']} ms: {b['stalled']} turns unanswered when the "
+                f"batch stopped making progress, e.g. on threads {', '.join(b['stalled_threads'])}"
             )
     lines.append("")
     for key, value in report.extra.items():

@@ -49,10 +49,36 @@ BATCH_SLACK_SECONDS = 120.0
 benchmark calls it stalled."""
 
 
+NO_PROGRESS_SECONDS = 60.0
+"""A batch in which no turn returned for this long (with some still out) is stalled."""
+HARD_BOUND_FACTOR = 4
+"""However steady its progress, a batch ends at this many times its expected bound."""
+
+
 def batch_bound_seconds(length: RunLength, concurrency: int, turns: int) -> float:
-    """How long a batch may take: its waves of runs, each at the longest run length plus 5 s, x3."""
+    """How long a batch is expected to take at most: its waves of runs, each at the longest run
+    length plus 5 s, x3, plus slack. A batch still making progress may take up to
+    `HARD_BOUND_FACTOR` times this (a loaded machine is slow, not stuck); one that makes none for
+    `NO_PROGRESS_SECONDS` ends there, stalled."""
     waves = -(-turns // max(concurrency, 1))
     return BATCH_SLACK_SECONDS + 3 * waves * (length.high / 1000 + 5)
+
+
+async def wait_with_progress(tasks: set[asyncio.Task[None]], bound_s: float) -> set[asyncio.Task[None]]:
+    """Wait for `tasks` until all are done, none finished for `NO_PROGRESS_SECONDS`, or
+    `HARD_BOUND_FACTOR x bound_s` passed; the ones still pending."""
+    give_up = time.monotonic() + HARD_BOUND_FACTOR * bound_s
+    pending = set(tasks)
+    while pending:
+        left = give_up - time.monotonic()
+        if left <= 0:
+            break
+        done, pending = await asyncio.wait(
+            pending, timeout=min(NO_PROGRESS_SECONDS, left), return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            break  # no progress: stalled
+    return pending
 
 
 @dataclass
@@ -70,7 +96,8 @@ class Batch:
     errors: list[str] = field(default_factory=list)
     done: list[TurnDone] = field(default_factory=list)
     stalled: list[str] = field(default_factory=list)
-    """Threads of the turns still unanswered when the batch's time bound ran out."""
+    """Threads of the turns still unanswered when the batch stopped making progress (or its hard
+    bound ran out)."""
 
     @property
     def completed(self) -> int:
@@ -126,7 +153,7 @@ class Scenarios:
         await self.reset_stats()
         began = time.monotonic()
         tasks = {asyncio.create_task(one(turn)): turn for turn in plan}
-        _, pending = await asyncio.wait(tasks, timeout=batch_bound_seconds(length, concurrency, turns))
+        pending = await wait_with_progress(set(tasks), batch_bound_seconds(length, concurrency, turns))
         batch.elapsed_s = time.monotonic() - began
         if pending:  # a stalled batch reports what finished, and which turns did not
             batch.stalled = [tasks[task].thread_id for task in pending]

@@ -40,9 +40,10 @@ class Settings(BaseSettings):
         description="activities (and local ones) one worker runs at once; each waiting run holds one",
     )
     max_concurrent_workflow_tasks: int = Field(
-        default=100,
+        default=10,
         ge=2,
-        description="workflow tasks one worker runs at once (all on one event loop)",
+        description="workflow tasks one worker runs at once (all on one event loop: more at once "
+        "make each one, and every heartbeat, later; README, \"Overload and crash recovery\")",
     )
     task_queue_activities_per_second: float | None = Field(
         default=None,

@@ -48,6 +48,7 @@ from threadloom.workflows.contracts import (
     ASSISTANT_ID,
     CONVERSATION_ID,
     DEFAULT_TASK_QUEUE,
+    FORBID_UNKNOWN_FIELDS,
     THREAD_ID,
     TURN_WORKFLOW,
     TurnProgress,
@@ -308,7 +309,7 @@ def validate_request(request: TurnRequest | Mapping[str, Any]) -> TurnRequest:
     if not data.get("turn_key"):  # made up here, once, before the start: never while decoding
         data["turn_key"] = uuid.uuid4().hex
     try:
-        return TurnRequest.model_validate(data)
+        return TurnRequest.model_validate(data, context={FORBID_UNKNOWN_FIELDS: True})
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in err.errors()

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         default=10,
         ge=2,
         description="workflow tasks one worker runs at once (all on one event loop: more at once "
-        "make each one, and every heartbeat, later; README, \"Overload and crash recovery\")",
+        'make each one, and every heartbeat, later; README, "Overload and crash recovery")',
     )
     task_queue_activities_per_second: float | None = Field(
         default=None,

@@ -15,7 +15,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from temporalio.common import SearchAttributeKey
 
 DEFAULT_TASK_QUEUE = "threadloom"
@@ -83,8 +90,26 @@ def check_metadata(metadata: Metadata, *, reserved_pairs: int) -> Metadata:
     return metadata
 
 
+FORBID_UNKNOWN_FIELDS = "forbid_unknown_fields"
+"""Validation context key: the starter rejects fields no model declares (a typo is an error)."""
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Frozen; unknown fields are an error where the starter validates a request (context
+    `FORBID_UNKNOWN_FIELDS`) and ignored where a worker decodes one, so a newer starter's new
+    field does not fail an older worker's workflow task while workers are redeployed."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and info.context and info.context.get(FORBID_UNKNOWN_FIELDS):
+            known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+            unknown = sorted(str(key) for key in data if key not in known)
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        return data
 
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from threadloom.starter import errors
 from threadloom.starter.api import validate_request
@@ -46,9 +45,14 @@ def test_a_good_request_keeps_its_turn_key_and_summarises_its_message() -> None:
     assert turn.summary() == "one two three four five six seven eight …"
 
 
-def test_models_refuse_unknown_fields() -> None:
-    with pytest.raises(ValidationError):
-        TurnRequest.model_validate(request(mesage={"text": "typo"}))
+def test_the_starter_refuses_unknown_fields_and_a_worker_ignores_them() -> None:
+    with pytest.raises(errors.InvalidRequest, match=r"unknown field.*mesage"):
+        validate_request(request(mesage={"text": "typo"}))
+    with pytest.raises(errors.InvalidRequest, match=r"policy.poll.*unknown field.*hold_ms"):
+        validate_request(request(policy={"poll": {"hold_ms": 5}}))
+    # What a worker decodes: a field from a newer starter it does not know yet is left out.
+    decoded = TurnRequest.model_validate(request(policy={"poll": {"hold_ms": 5}}))
+    assert decoded.policy.poll == TurnRequest.model_validate(request()).policy.poll
 
 
 def test_every_failure_type_has_its_exception() -> None:

@@ -141,3 +141,32 @@ async def test_a_turn_started_without_a_key_keeps_one_key_across_replays(
     run_key = (state.runs[0].metadata or {})[TURN_KEY_TAG]
     assert message_key == run_key
     assert message_key.startswith("wf-")
+
+
+async def test_a_worker_runs_a_turn_from_a_newer_starter_with_fields_it_does_not_know(
+    temporal_env: WorkflowEnvironment,
+    engine_worker: None,
+    threads: ThreadsClient,
+    thread_id: str,
+    assistant_id: str,
+    task_queue: str,
+) -> None:
+    """Deploy order: a starter redeployed before the workers sends a field they do not know yet;
+    the turn runs (its workflow task does not fail on decoding) and the field is ignored."""
+    request = {
+        "thread_id": thread_id,
+        "assistant_id": assistant_id,
+        "message": {"text": "from the future", "priority": "high"},
+        "policy": {"poll": {"hold_ms": 5}, "new_knob": True},
+        "turn_key": uuid.uuid4().hex,
+    }
+    handle: WorkflowHandle[object, TurnResult] = await temporal_env.client.start_workflow(
+        TURN_WORKFLOW,
+        request,
+        id=f"newer-starter-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=TurnResult,
+    )
+    result = await asyncio.wait_for(TurnHandle(handle).result(), 30)
+    assert result.reply == "Echo: from the future"
+    assert len((await thread_state(threads, thread_id)).runs) == 1

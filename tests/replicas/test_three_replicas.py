@@ -27,7 +27,10 @@ from threadloom.worker import build_worker
 from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
 
 THREADS = 6
-RUN_MS = 2500
+RUN_MS = 3500
+BUSY = THREADS // 2
+"""In-progress runs to wait for before a kill: on a loaded machine the turns of a wave start
+spread out, so all of them need not be in progress at one moment (CI saw none for 20 s)."""
 LEASE_SECONDS = "2"  # short for a quick takeover; long enough that a loaded CI machine renews in time
 
 
@@ -102,7 +105,7 @@ async def test_three_replicas_lose_and_duplicate_nothing_when_one_dies_and_one_r
         thread_ids = [(await threads.threads.create()).id for _ in range(THREADS)]
 
         first = await _wave(loom, thread_ids, assistant_id, 1)
-        victim, runs = await _busiest(postgres_url, servers, THREADS)
+        victim, runs = await _busiest(postgres_url, servers, BUSY)
         victim.kill()  # SIGKILL in the middle of its runs
         takeover = await _taken_over(postgres_url, victim, runs)
         print(
@@ -113,7 +116,7 @@ async def test_three_replicas_lose_and_duplicate_nothing_when_one_dies_and_one_r
 
         second = await _wave(loom, thread_ids, assistant_id, 2)
         alive = [server for server in servers if server is not victim]
-        deployed, handed = await _busiest(postgres_url, alive, THREADS)
+        deployed, handed = await _busiest(postgres_url, alive, BUSY)
         deployed.process.send_signal(signal.SIGTERM)  # rolling deploy: hands its runs over
         await asyncio.to_thread(deployed.process.wait, 20)  # uvicorn exits by re-raising SIGTERM
         results += await asyncio.gather(*second)

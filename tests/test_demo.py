@@ -16,14 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
 from threadloom.starter.demo import demo_command
 from threadloom.starter.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_demo_runs_its_conversations_and_exits_zero(
@@ -31,9 +26,9 @@ async def test_demo_runs_its_conversations_and_exits_zero(
 ) -> None:
     settings = Settings(
         home=tmp_path / "home",
-        temporal_address=f"127.0.0.1:{_free_port()}",
-        ui_port=_free_port(),
-        threads_base_url=f"http://127.0.0.1:{_free_port()}/v1",
+        temporal_address=f"127.0.0.1:{free_port()}",
+        ui_port=free_port(),
+        threads_base_url=f"http://127.0.0.1:{free_port()}/v1",
         task_queue="demo-test",
         embedded_temporal=True,
         embedded_threads_server=True,
@@ -75,7 +70,7 @@ def _stack_env(home: Path, temporal_port: int, **extra: str) -> dict[str, str]:
         "THREADLOOM_EMBEDDED_TEMPORAL": "true",
         "THREADLOOM_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "THREADLOOM_EMBEDDED_THREADS_SERVER": "true",
-        "THREADLOOM_THREADS_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
+        "THREADLOOM_THREADS_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
         **extra,
     }
 
@@ -92,7 +87,7 @@ def taken_port() -> Iterator[int]:
 def test_a_taken_port_prints_one_message_with_the_settings_that_move_each_port(
     command: str, taken_port: int, tmp_path: Path
 ) -> None:
-    env = _stack_env(tmp_path, taken_port, THREADLOOM_UI_PORT=str(_free_port()))
+    env = _stack_env(tmp_path, taken_port, THREADLOOM_UI_PORT=str(free_port()))
     answer = subprocess.run([THREADLOOM, command], env=env, capture_output=True, text=True, timeout=60)
     assert answer.returncode == 1
     assert "Traceback" not in answer.stderr
@@ -111,10 +106,10 @@ def test_a_taken_port_prints_one_message_with_the_settings_that_move_each_port(
 
 
 async def test_dev_names_its_model_and_prints_its_assistant(tmp_path: Path) -> None:
-    ui_port = _free_port()
+    ui_port = free_port()
     env = _stack_env(
         tmp_path,
-        _free_port(),
+        free_port(),
         THREADLOOM_LLM_BASE_URL="http://127.0.0.1:9/v1",
         THREADLOOM_LLM_MODEL="m1",
     )

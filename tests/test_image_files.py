@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.ports import free_port
 from tests.test_deploy_files import run_compose
 from threadloom.starter.api import Threadloom
 from threadloom.starter.encryption import KeyRing, encrypted_converter, new_key_entry
@@ -150,17 +150,11 @@ def test_every_command_of_the_image_answers_help(image: Image, services: dict[st
         assert "usage:" in answer.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(image: Image, services: dict[str, Any], postgres_url: str) -> Iterator[str]:
     """`threadloom serve` from the image with the compose environment, on a free loopback port,
     on a PostgreSQL database as in the stack (the test server's, not the stack's host name)."""
-    port = str(_free_port())
+    port = str(free_port())
     service = services["threads-server"]
     env = image.env(
         {name: value for name, value in service["environment"].items() if value},

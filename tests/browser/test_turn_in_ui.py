@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 import warnings
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.ports import free_port
 from threadloom.starter.api import Threadloom
 from threadloom.starter.temporal_binary import find_temporal_binary
 from threadloom.threads_client import ThreadsClient
@@ -54,16 +54,10 @@ def _chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, int]]:
     """A dev server of its own, with the UI on a free port."""
-    port = _free_port()
+    port = free_port()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_temporal_binary(),
         search_attributes=list(SEARCH_ATTRIBUTES),

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from tests.ports import free_port
 from threadloom.starter.api import Threadloom
 from threadloom.starter.metrics import CORE_LOGGER, RepeatFilter, sdk_runtime
 from threadloom.starter.settings import Settings
 from threadloom.worker import run_worker
 from threadloom.workflows.contracts import TurnRequest, UserMessage
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_metrics_are_off_by_default() -> None:
@@ -55,7 +49,7 @@ async def test_worker_serves_prometheus_metrics_after_a_turn(
     assistant_id: str,
     thread_id: str,
 ) -> None:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     settings = Settings(
         temporal_address=temporal_env.client.service_client.config.target_host,
         threads_base_url=threads_server.base_url,
@@ -70,11 +64,18 @@ async def test_worker_serves_prometheus_metrics_after_a_turn(
             thread_id=thread_id, assistant_id=assistant_id, message=UserMessage(text="count me")
         )
         assert (await loom.run_turn(request)).reply == "Echo: count me"
+        # The client can see the result before the worker's core counts the completion (CI once
+        # scraped too early on a loaded machine), so scrape until it does, as Prometheus would.
         async with httpx.AsyncClient() as http:
-            body = (await http.get(f"http://{address}/metrics")).text
+            for _ in range(50):
+                body = (await http.get(f"http://{address}/metrics")).text
+                rows = [row for row in body.splitlines() if row[:1].isalpha()]
+                names = {row.split("{")[0].split(" ")[0] for row in rows}
+                if any(name.startswith("temporal_workflow_completed") for name in names):
+                    break
+                await asyncio.sleep(0.2)
     finally:
         stop.set()
         await worker
-    names = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line[:1].isalpha()}
     assert any(name.startswith("temporal_workflow_completed") for name in names), sorted(names)
     assert any(name.startswith("temporal_activity_execution_latency") for name in names)

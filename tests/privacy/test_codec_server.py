@@ -7,7 +7,6 @@ does), and is refused without it; browsers get CORS headers only from the UI's o
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from tests.ports import free_port
 from threadloom.starter.codec_server import (
     CodecEndpoint,
     CodecServerError,
@@ -29,16 +29,10 @@ UI = "http://localhost:8233"
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'"the code is 4711"')
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def codec() -> AsyncIterator[CodecEndpoint]:
     settings = Settings(ui_port=8233)
-    async with running_codec_server(settings, RING, port=_free_port()) as endpoint:
+    async with running_codec_server(settings, RING, port=free_port()) as endpoint:
         yield endpoint
 
 

@@ -3,7 +3,6 @@ turns are encrypted, and the dev server's UI is wired to a codec server that dec
 
 from __future__ import annotations
 
-import socket
 import stat
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
+from tests.ports import free_port
 from tests.privacy.leaks import leaks
 from threadloom.starter.api import Threadloom
 from threadloom.starter.devstack import dev_stack
@@ -22,19 +22,13 @@ from threadloom.threads_client import ThreadsClient
 from threadloom.workflows.contracts import TurnRequest, UserMessage
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_dev_stack_encrypts_and_wires_its_ui_to_the_codec_server(tmp_path: Path) -> None:
     settings = Settings(
         home=tmp_path / "home",
-        temporal_address=f"127.0.0.1:{_free_port()}",
-        ui_port=_free_port(),
-        threads_base_url=f"http://127.0.0.1:{_free_port()}/v1",
-        codec_port=_free_port(),
+        temporal_address=f"127.0.0.1:{free_port()}",
+        ui_port=free_port(),
+        threads_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        codec_port=free_port(),
         task_queue="dev-encryption-test",
         embedded_temporal=True,
         embedded_threads_server=True,

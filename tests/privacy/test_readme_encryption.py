@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from tests.ports import free_port
 from threadloom.starter.encryption import EncryptionCodec, KeyRing
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -45,9 +45,7 @@ async def test_the_key_block_makes_a_rotated_ring(tmp_path: Path) -> None:
 
 
 async def test_the_codec_server_block_serves_with_its_token(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     ring = (await _bash(BASH[0] + 'echo "$THREADLOOM_ENCRYPTION_KEYS"\n', _env())).splitlines()[-1]
     script = BASH[1].replace(
         "threadloom codec-server",

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import free_port
 from threadloom.benchmarks.round_robin import RoundRobinProxy
 
 __all__ = ["Replica", "RoundRobinProxy", "free_port", "replicas", "start_replica", "wait_ready"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

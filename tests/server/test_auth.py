@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import time
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.ports import free_port
 from threadloom.threads_server.auth import is_loopback
 from threadloom.threads_server.cli import serve_main
 from threadloom.threads_server.settings import ServerSettings
@@ -79,12 +79,6 @@ def test_serve_prints_one_line_for_bad_settings(capsys: pytest.CaptureFixture[st
     assert "set but empty" in lines[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _serve(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -98,7 +92,7 @@ async def _serve(*args: str) -> asyncio.subprocess.Process:
 
 async def test_the_command_refuses_a_public_bind_without_a_key(tmp_path) -> None:
     process = await _serve(
-        "--host", "0.0.0.0", "--port", str(_free_port()), "--db", str(tmp_path / "a.db")
+        "--host", "0.0.0.0", "--port", str(free_port()), "--db", str(tmp_path / "a.db")
     )
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
@@ -107,7 +101,7 @@ async def test_the_command_refuses_a_public_bind_without_a_key(tmp_path) -> None
 
 
 async def test_insecure_no_auth_serves_and_warns(tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     process = await _serve(
         "--host", "0.0.0.0", "--port", str(port), "--db", str(tmp_path / "b.db"), "--insecure-no-auth"
     )

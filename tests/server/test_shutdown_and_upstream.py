@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from tests.ports import free_port
 from tests.server.helpers import Api, new_assistant, new_thread, parse_sse, wait_until, waiting_run
 from threadloom.threads_server.settings import LLMSettings
 from threadloom.threads_server.testing import serve
@@ -60,12 +60,6 @@ async def test_upstream_4xx_is_invalid_prompt_and_429_carries_retry_after(make_a
             assert steps["data"] == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "THREADLOOM_SERVER_SHUTDOWN_GRACE_SECONDS": "1"}
     args = ["--db", str(db), "--port", str(port), "--faults"]
@@ -85,7 +79,7 @@ async def _ready(client: httpx.AsyncClient) -> None:
 
 
 async def test_sigterm_ends_streams_and_keeps_waiting_runs(db) -> None:
-    port = _free_port()
+    port = free_port()
     process = _start_server(db, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v1", timeout=30) as client:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import free_port
 from tests.postgres import PostgresServer
 from threadloom.threads_server.storage.migrations import LATEST
 
 THREADLOOM = str(Path(sys.executable).with_name("threadloom"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _serve(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -65,8 +59,8 @@ def test_migrate_only_migrates_and_exits(postgres: PostgresServer, tmp_path: Pat
 
 
 def test_an_unreachable_database_stops_the_command_in_one_line(tmp_path: Path) -> None:
-    url = f"postgresql://threadloom:hunter2secret@127.0.0.1:{_free_port()}/threads"
-    done = _serve("--db", url, "--port", str(_free_port()), cwd=tmp_path)
+    url = f"postgresql://threadloom:hunter2secret@127.0.0.1:{free_port()}/threads"
+    done = _serve("--db", url, "--port", str(free_port()), cwd=tmp_path)
     assert done.returncode == 1
     line = _one_line(done)
     assert "cannot connect to PostgreSQL" in line and "threadloom:***@127.0.0.1" in line, line
@@ -79,7 +73,7 @@ def test_wrong_credentials_stop_the_command_in_one_line(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.url("postgres", password="not-the-password-42")
-    done = _serve("--db", url, "--port", str(_free_port()), cwd=tmp_path)
+    done = _serve("--db", url, "--port", str(free_port()), cwd=tmp_path)
     assert done.returncode == 1
     line = _one_line(done)
     assert "password authentication failed" in line, line
@@ -95,7 +89,7 @@ def test_a_schema_from_a_newer_release_stops_the_command(
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (%s, 0)", (LATEST + 1,))
-    done = _serve("--db", url, "--port", str(_free_port()), cwd=tmp_path)
+    done = _serve("--db", url, "--port", str(free_port()), cwd=tmp_path)
     assert done.returncode == 1
     assert f"schema is version {LATEST + 1}, newer than this release" in _one_line(done)
     postgres.drop_database(url)
@@ -117,7 +111,7 @@ def test_a_served_postgresql_database_never_logs_its_password(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.create_database()
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [THREADLOOM, "serve", "--db", url, "--port", str(port)],
         cwd=tmp_path,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -22,6 +23,27 @@ from threadloom.threads_server.storage.errors import StartupError
 from threadloom.threads_server.storage.target import DatabaseTarget
 
 T = TypeVar("T")
+
+# How long a statement waits for another process's lock on the file before failing.
+BUSY_TIMEOUT_SECONDS = 5.0
+
+
+def _switch_to_wal(raw: sqlite3.Connection) -> None:
+    """`PRAGMA journal_mode=WAL`, waiting out other processes that open a new file at the same moment.
+
+    Switching a fresh file to WAL needs its exclusive lock, and SQLite answers "database is locked" at
+    once, without the busy timeout, when another connection is switching or migrating it just then (it
+    would deadlock otherwise). So this retries for as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SQLiteConn:
@@ -60,10 +82,11 @@ class SQLiteDatabase(Database):
         try:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            raw = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            raw.execute("PRAGMA journal_mode=WAL")
+            raw = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS
+            )
+            _switch_to_wal(raw)
             raw.execute("PRAGMA synchronous=NORMAL")
-            raw.execute("PRAGMA busy_timeout=5000")
         except (OSError, sqlite3.Error) as exc:
             raise StartupError(f"cannot open the SQLite database {self.path}: {exc}") from exc
         self._conn = SQLiteConn(raw)

@@ -65,7 +65,11 @@ class Executor(Protocol):
     """What the runner offers the lease loops."""
 
     def executing(self) -> list[str]:
-        """Ids of the runs this replica is executing now."""
+        """Ids of the runs this replica is executing now, their claims in flight included."""
+        ...
+
+    def leased(self) -> list[str]:
+        """Ids of the runs this replica executes under a lease its claim took."""
         ...
 
     def adopt(self, run_id: str) -> None:
@@ -201,7 +205,9 @@ class Replica:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             assert self._executor is not None
-            running = self._executor.executing()
+            # Not `executing()`: a claim still in flight holds no lease yet, and renewing it would
+            # find it "lost" and cancel it (then the run was released and taken over, a fault ignored)
+            running = self._executor.leased()
             if not running:
                 continue
             until = time.time() + self.lease_seconds

@@ -96,6 +96,8 @@ class Runner:
         self._settings = settings
         self._responders = responders
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # the runs whose claim returned with this replica's lease (renewed; a claim in flight is not)
+        self._leased: set[str] = set()
         self._expiries = Expiries(self._on_expiry)
         self._background: set[asyncio.Task[Any]] = set()
         self._caps = settings.run_caps
@@ -245,6 +247,7 @@ class Runner:
     def _forget_task(self, run_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(run_id) is task:
             del self._tasks[run_id]
+            self._leased.discard(run_id)
 
     # -- what the lease loops call (replicas.Executor) ------------------------------------------
 
@@ -254,8 +257,12 @@ class Runner:
         return self._replica.id if self._replica is not None else None
 
     def executing(self) -> list[str]:
-        """Ids of the runs this process is executing."""
+        """Ids of the runs this process is executing, their claims in flight included."""
         return list(self._tasks)
+
+    def leased(self) -> list[str]:
+        """Ids of the runs this process executes under a lease its claim took (the ones to renew)."""
+        return [run_id for run_id in self._tasks if run_id in self._leased]
 
     def adopt(self, run_id: str) -> None:
         """Claim and execute a run whose lease lapsed or was released (a takeover)."""
@@ -370,6 +377,7 @@ class Runner:
         claimed = await self._replica.claim(run_id, faults)
         if claimed is None:
             return None
+        self._leased.add(run_id)
         (run, state, previous), begun = claimed
         if run["status"] == "cancelling":
             await self._finish(run_id, "cancelled", from_statuses=("cancelling",))

@@ -21,10 +21,10 @@ from tests.browser.test_turn_in_ui import (
     CHROMIUM_ARGS,
     TIMEOUT_MS,
     _chromium,
-    _free_port,
     _skip_loudly,
     _text_of_all_frames,
 )
+from tests.ports import free_port
 from threadloom.starter.api import Threadloom
 from threadloom.starter.codec_server import running_codec_server
 from threadloom.starter.encryption import KeyRing, encrypted_converter, new_key_entry
@@ -45,7 +45,7 @@ SHOWS = (
 @pytest.fixture(scope="module")
 async def codec_ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, int, int]]:
     """A dev server whose UI decodes through a codec server on `codec_port` (not started yet)."""
-    ui_port, codec_port = _free_port(), _free_port()
+    ui_port, codec_port = free_port(), free_port()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_temporal_binary(),
         search_attributes=list(SEARCH_ATTRIBUTES),

@@ -97,6 +97,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
         found["retrieval"] = {"chunks": args.retrieval_chunks, "backends": args.retrieval_backends}
     found |= {"cpu_hog": args.cpu_hog, "heartbeat_seconds": args.heartbeat_seconds}
     found["local_activities"] = args.local_activities
+    found["first_read_ms"] = args.first_read_ms
     found |= {"stream_turns": args.stream_turns, "stream_deltas": args.stream_deltas}  # streaming
     found["stream_delay_ms"] = args.stream_delay_ms
     found |= {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}

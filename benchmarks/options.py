@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="heartbeat timeout of the benchmark's turns (default: TurnPolicy's)",
     )
     add(
+        "--first-read-ms",
+        type=int,
+        help="how long the read right after creating a run may be held (default: PollSettings')",
+    )
+    add(
         "--crash",
         type=int,
         default=0,

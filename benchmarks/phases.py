@@ -38,10 +38,18 @@ EVENTS_TARGET = 12
 
 
 def policy(args: argparse.Namespace) -> TurnPolicy | None:
-    """The policy of the benchmark's threadloom turns: `--heartbeat-seconds`, else the default."""
-    if args.heartbeat_seconds is None:
+    """The policy of the benchmark's threadloom turns: `--heartbeat-seconds` and `--first-read-ms`
+    where given, else the default."""
+    first_read_ms = getattr(args, "first_read_ms", None)
+    if args.heartbeat_seconds is None and first_read_ms is None:
         return None
-    return TurnPolicy(heartbeat_timeout_seconds=args.heartbeat_seconds)
+    chosen = TurnPolicy()
+    if args.heartbeat_seconds is not None:
+        chosen = chosen.model_copy(update={"heartbeat_timeout_seconds": args.heartbeat_seconds})
+    if first_read_ms is not None:
+        poll = chosen.poll.model_copy(update={"first_read_wait_ms": first_read_ms})
+        chosen = chosen.model_copy(update={"poll": poll})
+    return TurnPolicy.model_validate(chosen.model_dump())
 
 
 async def warm_up(args: argparse.Namespace, scenarios: Scenarios, loom: Threadloom) -> None:

@@ -166,14 +166,22 @@ class CrashBatch:
 
     def returns_ms(self) -> list[float]:
         """For each turn in flight at a kill (once per kill): kill -> the turn returned; a turn
-        that never returned counts as the whole wait since its kill."""
-        end = time.monotonic()
-        found = []
-        for kill in self.kills:
+        that never returned counts as the whole wait since its kill. A turn hit again before it
+        recovered counts the later kills' time in the earlier kill's figure too."""
+        return [self._returned_at_ms(record) - kill.at_ms for kill in self.kills for record in kill.hit]
+
+    def returns_after_last_kill_ms(self) -> list[float]:
+        """For each turn hit by a kill (once): the last kill that hit it -> the turn returned. This is
+        the recovery the target bounds: once the worker stops dying, how soon the turn is back."""
+        last: dict[int, tuple[TurnRecord, float]] = {}
+        for kill in self.kills:  # in order, so a later kill replaces an earlier one
             for record in kill.hit:
-                done = record.finished_s if record.result is not None and record.finished_s else end
-                found.append(self.since_ms(done) - kill.at_ms)
-        return found
+                last[id(record)] = (record, kill.at_ms)
+        return [self._returned_at_ms(record) - at_ms for record, at_ms in last.values()]
+
+    def _returned_at_ms(self, record: TurnRecord) -> float:
+        done = record.finished_s if record.result is not None and record.finished_s else None
+        return self.since_ms(done if done is not None else time.monotonic())
 
     def recoveries(self) -> None:
         """Each kill's recovery: until every turn in flight at the kill has returned its reply."""
@@ -245,7 +253,8 @@ async def crash(
         + verdict.duplicate_completed_runs
     )
     recoveries = [k.recovery_ms for k in batch.kills if k.recovery_ms is not None]
-    returns = batch.returns_ms()
+    returns = batch.returns_after_last_kill_ms()
+    every_return = batch.returns_ms()
     walls = found.wall_ms
     report.extra["crash tolerance"] = {
         "seed": seed,
@@ -274,8 +283,11 @@ async def crash(
         "longest recovery ms (kill -> every turn in flight at it returned)": _round(
             max(recoveries, default=None)
         ),
-        "turn returns ms after their kill p50/p95/max": [
+        "turn returns ms after the last kill that hit it p50/p95/max": [
             _round(percentile(returns, q)) for q in (50, 95, 100)
+        ],
+        "turn returns ms after each kill that hit it p50/p95/max": [
+            _round(percentile(every_return, q)) for q in (50, 95, 100)
         ],
         "problems": verdict.problems[:10],
     }
@@ -290,10 +302,12 @@ async def crash(
     p95 = percentile(returns, 95) if returns else None
     report.target(
         f"crash recovery: the turns in flight at a SIGKILL return within p95 <= "
-        f"{RECOVERY_P95_TARGET_MS} ms of it",
+        f"{RECOVERY_P95_TARGET_MS} ms of the last kill that hit them",
         ok and p95 is not None and p95 <= RECOVERY_P95_TARGET_MS,
         f"p95 {_ms(p95)} over {len(returns)} turns hit by {len(batch.kills)} kills "
-        f"(worker restarts took {_ms(max((k.restart_ms or 0 for k in batch.kills), default=None))} "
+        f"(p95 {_ms(percentile(every_return, 95) if every_return else None)} counted from each kill "
+        "that hit them, a turn hit again before it recovered once per kill; "
+        f"worker restarts took {_ms(max((k.restart_ms or 0 for k in batch.kills), default=None))} "
         "at most; heartbeat timeout "
         f"{batch.records[0].request.policy.heartbeat_timeout_seconds if batch.records else '?'} s, "
         f"workflow task timeout {loom.task_timeout.total_seconds():g} s)",

@@ -166,11 +166,13 @@ class PollSettings(_Model):
     backoff_factor: float = Field(default=1.5, ge=1.0, le=10.0)
     long_poll_wait_ms: int = Field(default=20_000, ge=0, description="0 disables long-poll")
     first_read_wait_ms: int = Field(
-        default=1_000,
+        default=250,
         ge=0,
         le=5_000,
         description="how long the read right after creating the run may be held (long-poll) inside "
-        "that local activity; a run that ends within it needs no wait activity",
+        "that local activity; a run that ends within it needs no wait activity. The local activity "
+        "holds one of the worker's workflow task slots meanwhile, so this bounds how many turns a "
+        "worker starts per second (10 slots / 0.25 s) when runs outlast it",
     )
 
 

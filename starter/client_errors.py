@@ -11,6 +11,7 @@ each saying through `resend_safe` whether the same turn key may still get the tu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -66,10 +67,21 @@ def client_error(
 
 @contextmanager
 def translated(workflow_id: str | None, *, not_found: type[TurnError] = TurnError) -> Iterator[None]:
-    """Raise Temporal client exceptions of the block as their `TurnError`s."""
+    """Raise Temporal client exceptions of the block as their `TurnError`s.
+
+    An update call cancelled by its caller (a timeout around it, a task group giving up) stays a
+    cancellation: the SDK reports it as `WorkflowUpdateRPCTimeoutOrCancelledError`, which would turn
+    `asyncio.timeout` and `wait_for` into a `TurnOutcomeUnknown` and swallow the cancel request.
+    """
     try:
         yield
-    except (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        if isinstance(err.__cause__, asyncio.CancelledError):
+            raise err.__cause__ from None
+        error = client_error(err, workflow_id, not_found=not_found)
+        assert error is not None  # every such error has its TurnError
+        raise error from err
+    except (RPCError, WorkflowUpdateFailedError) as err:
         error = client_error(err, workflow_id, not_found=not_found)
         if error is None:
             raise

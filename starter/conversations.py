@@ -136,6 +136,8 @@ async def send(
             error = update_error(err, workflow_id)
             if error.type != CONVERSATION_RESTARTING:
                 raise error from err
+        finally:
+            _settle(operation)
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, longest)
     raise ConversationRestarting(
@@ -143,6 +145,16 @@ async def send(
         "turn again with the same key",
         workflow_id=workflow_id,
     )
+
+
+def _settle(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Mark the start operation's outcome as seen: when the call failed or was cancelled, the SDK
+    leaves the error in the operation's handle future too, and asyncio prints an "exception was
+    never retrieved" traceback for it when it is collected (past structlog). The call itself has
+    raised the error already."""
+    outcome = operation._workflow_handle  # private: the SDK offers only an awaiting accessor
+    if outcome.done() and not outcome.cancelled():
+        outcome.exception()
 
 
 async def close(loom: Threadloom, conversation_id: str, reason: str = "") -> ConversationStatus:

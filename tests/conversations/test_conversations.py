@@ -6,6 +6,7 @@ Real worker, real Temporal dev server, real threads server over HTTP; assertions
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 import uuid
@@ -208,3 +209,32 @@ async def test_a_turn_sent_while_a_due_run_drains_a_slow_turn_waits_for_the_next
     texts = [m.content[0].text.value for m in state.user_messages]  # type: ignore[union-attr]
     assert texts == ["first", "slow", "last"]
     assert state.statuses == ["completed"] * 3
+
+
+@pytest.mark.parametrize("accepted", [False, True], ids=["before-accepted", "while-running"])
+async def test_a_cancelled_send_is_a_quiet_cancellation(
+    loom: Threadloom, assistant_id: str, accepted: bool
+) -> None:
+    """A caller that gives up on a send (`asyncio.timeout`, a task group) gets its cancellation back,
+    not a TurnOutcomeUnknown, and asyncio reports no "exception was never retrieved" afterwards (the
+    SDK keeps a start that never answered in a future of its own; printed past structlog when
+    collected). Before the turn is accepted: no worker polls the conversation's queue."""
+    reported: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(str(context.get("message"))))
+    sender = loom if accepted else Threadloom(loom.client, task_queue=f"nobody-{uuid.uuid4().hex}")
+    cid = conversation()
+    try:
+        with pytest.raises(TimeoutError):  # what asyncio.timeout makes of the cancellation
+            async with asyncio.timeout(1.0):
+                await sender.send(
+                    cid, "never mind", assistant_id=assistant_id, metadata={"fault": "delay=3000"}
+                )
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
+    if accepted:  # the turn was taken all the same: the conversation goes on after it
+        result = await loom.send(cid, "and now?", assistant_id=assistant_id)
+        assert result.reply == "Echo: and now?"

@@ -145,7 +145,12 @@ async def test_a_model_that_keeps_refusing_fails_the_turn_run_failed_at_its_dead
 async def test_the_task_queue_rate_limit_spaces_activity_starts(
     temporal_env: WorkflowEnvironment, threads: ThreadsClient, assistant_id: str, task_queue: str
 ) -> None:
-    """At 2 activity starts a second on the task queue, 7 turns' `wait_for_run` starts span ≥ 2.5 s."""
+    """At 2 activity starts a second on the task queue, 7 turns' `wait_for_run` starts span ≥ 2 s.
+
+    Unlimited, they start within a few hundred ms. The ideal span is 2.5 s (a burst of 2, then one
+    every 0.5 s), but the start times are what the history service recorded after matching let each
+    task through, and a loaded CI run recorded the last two 16 ms apart (a span of 2.32 s), so the
+    bound leaves half a second for that."""
     client = temporal_env.client
     loom = Threadloom(client, task_queue=task_queue)
     worker = build_worker(client, threads, task_queue=task_queue, task_queue_activities_per_second=2)
@@ -170,7 +175,7 @@ async def test_the_task_queue_rate_limit_spaces_activity_starts(
         ]
     starts.sort()
     assert len(starts) == 7
-    assert (starts[-1] - starts[0]).total_seconds() >= 2.5, starts
+    assert (starts[-1] - starts[0]).total_seconds() >= 2.0, starts
 
 
 def test_the_task_queue_rate_limit_is_a_worker_flag_and_a_setting(

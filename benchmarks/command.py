@@ -90,6 +90,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     found: dict[str, Any] = {name: getattr(args, name) for name in names}
     found |= {"in_flight": args.in_flight, "in_flight_run_ms": args.in_flight_run_ms}
     found |= {"crash": args.crash, "crash_kills": args.crash_kills, "crash_run_ms": args.crash_run_ms}
+    found["crash_standby"] = args.crash_standby
     found |= {"server": args.server, "server_turns": args.server_turns}
     found["server_concurrency"] = args.server_concurrency
     found["seed"] = args.seed

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import socket
 import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from threadloom.benchmarks.drivers import TurnDone, fault_metadata, now_ms
@@ -49,6 +51,7 @@ TIMEOUT_PER_KILL_S = 30.0
 LEFTOVER_RUN_STATUSES = {"cancelled", "expired", "failed", "incomplete"}
 """Terminal states a turn's superseded run (a legitimate re-run) may end in."""
 LOG_NAME = "worker-crash.log"
+STANDBY_LOG_NAME = "worker-crash-standby.log"
 MIN_SLOT_MS = 500
 """The start window's share per kill is at least this (a worker restarts in about 0.4 s)."""
 RECOVERY_P95_TARGET_MS = 5_000
@@ -86,6 +89,10 @@ class Kill:
     the workflow had finished, the caller did not have the result yet)."""
     recovery_ms: float | None = None
     """Kill → the last of the turns it hit returned (None: it hit none, or one never returned)."""
+    identity: str = ""
+    """The killed worker's Temporal identity (the SDK's `pid@host`)."""
+    wall_s: float = 0.0
+    """The kill's `time.time()`, to compare with history event times."""
 
 
 @dataclass
@@ -99,6 +106,18 @@ class Verdict:
     leftover_runs: Counter[str] = field(default_factory=Counter)
     unfinished_runs: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+
+
+def held_by_the_killed_worker(
+    kill: Kill, task_starts: dict[int, list[tuple[str, float]]]
+) -> list[TurnRecord]:
+    """The turns of `kill.hit` whose workflow or activity tasks (`task_starts` by `id()` of the
+    record: the worker identity and wall time of each start) the killed worker had taken by then."""
+    return [
+        record
+        for record in kill.hit
+        if any(who == kill.identity and at <= kill.wall_s for who, at in task_starts[id(record)])
+    ]
 
 
 def kill_plan(rng: random.Random, kills: int, expected_ms: float) -> list[float]:
@@ -145,6 +164,8 @@ class CrashBatch:
             killed_at = time.monotonic()
             kill.at_ms, kill.hit = self.since_ms(killed_at), self.in_flight()
             kill.phases = Counter(asked.get(id(r), "not asked (started since)") for r in kill.hit)
+            kill.identity = f"{self.worker.process.pid}@{socket.gethostname()}"
+            kill.wall_s = time.time()
             self.worker.process.kill()
             await self.worker.process.wait()
             self.kills.append(kill)
@@ -163,6 +184,30 @@ class CrashBatch:
                 return id(record), "no answer"
 
         return dict(await asyncio.gather(*(phase(r) for r in self.in_flight())))
+
+    async def keep_the_killed_workers_turns(self) -> None:
+        """With a standby worker, a turn in flight at a kill was hit only if the killed worker had
+        taken one of its tasks before the kill (it held the turn's task or its cached state, so the
+        turn waits out a timeout); the others ran on the standby all along."""
+        histories: dict[int, list[tuple[str, float]]] = {}
+
+        async def starts(record: TurnRecord) -> None:
+            handle = self.loom.client.get_workflow_handle(record.request.workflow_id)
+            found = []
+            async for event in handle.fetch_history_events():
+                for field_name in (
+                    "workflow_task_started_event_attributes",
+                    "activity_task_started_event_attributes",
+                ):
+                    if event.HasField(field_name):
+                        identity = getattr(event, field_name).identity
+                        found.append((identity, event.event_time.ToDatetime(UTC).timestamp()))
+            histories[id(record)] = found
+
+        hit = {id(r): r for kill in self.kills for r in kill.hit}
+        await asyncio.gather(*(starts(r) for r in hit.values()))
+        for kill in self.kills:
+            kill.hit = held_by_the_killed_worker(kill, histories)
 
     def returns_ms(self) -> list[float]:
         """For each turn in flight at a kill (once per kill): kill -> the turn returned; a turn
@@ -215,6 +260,9 @@ async def crash(
     )
     task_queue = f"bench-crash-{uuid.uuid4().hex[:8]}"
     worker = await start_worker(stack, "turn", task_queue, LOG_NAME)
+    standby = (
+        await start_worker(stack, "turn", task_queue, STANDBY_LOG_NAME) if args.crash_standby else None
+    )
     loom = Threadloom(stack.client, task_queue=task_queue)
     batch = CrashBatch(stack, worker, loom, time.monotonic())
     try:
@@ -238,6 +286,10 @@ async def crash(
         requests = await scenarios.requests()
     finally:
         await stop_process(batch.worker.process)
+        if standby is not None:
+            await stop_process(standby.process)
+    if standby is not None:
+        await batch.keep_the_killed_workers_turns()
     for record in batch.records:
         if record.result is None and record.error is None:
             record.error = f"not done {timeout_s:.0f} s after the batch began"
@@ -267,6 +319,7 @@ async def crash(
         "duplicate completed runs": verdict.duplicate_completed_runs,
         "superseded runs by status": dict(verdict.leftover_runs),
         "unfinished runs by status": dict(verdict.unfinished_runs),
+        "standby worker": bool(args.crash_standby),
         "kills done": len(batch.kills),
         "worker restarts": batch.restarts,
         "kills (ms since batch start; in-flight turns; restart ms; recovery ms)": [
@@ -302,7 +355,8 @@ async def crash(
     p95 = percentile(returns, 95) if returns else None
     report.target(
         f"crash recovery: the turns in flight at a SIGKILL return within p95 <= "
-        f"{RECOVERY_P95_TARGET_MS} ms of the last kill that hit them",
+        f"{RECOVERY_P95_TARGET_MS} ms of the last kill that hit them"
+        + (" (a standby worker beside the killed one)" if args.crash_standby else ""),
         ok and p95 is not None and p95 <= RECOVERY_P95_TARGET_MS,
         f"p95 {_ms(p95)} over {len(returns)} turns hit by {len(batch.kills)} kills "
         f"(p95 {_ms(percentile(every_return, 95) if every_return else None)} counted from each kill "

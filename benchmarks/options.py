@@ -65,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--crash-kills", type=int, default=3, metavar="K", help="SIGKILLs during the --crash turns")
     add("--crash-run-ms", type=int, default=1500, help="run length of the --crash turns")
     add(
+        "--crash-standby",
+        action="store_true",
+        help="a second worker polls the --crash queue and is never killed (a deployment of two); "
+        "only the turns the killed worker held count toward crash recovery",
+    )
+    add(
         "--seed",
         type=int,
         help="seed of the random choices (--crash's kill moments, run lengths of LOW..HIGH); "

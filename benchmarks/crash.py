@@ -53,7 +53,7 @@ LEFTOVER_RUN_STATUSES = {"cancelled", "expired", "failed", "incomplete"}
 LOG_NAME = "worker-crash.log"
 STANDBY_LOG_NAME = "worker-crash-standby.log"
 MIN_SLOT_MS = 500
-"""The start window's share per kill is at least this (a worker restarts in about 0.4 s)."""
+"""The start window's share per kill is at least this (a new worker is ready 1-2 s after a kill)."""
 RECOVERY_P95_TARGET_MS = 5_000
 """Issue 14's bound: a turn in flight at a SIGKILL returns within this of the kill (p95)."""
 PHASE_QUERY_S = 0.5

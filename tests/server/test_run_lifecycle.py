@@ -115,8 +115,15 @@ async def test_a_stalled_stream_reader_is_dropped_with_an_error_event(db) -> Non
             + body
         )
         await writer.drain()
-        raw = await reader.read(1000)
-        await asyncio.sleep(1.5)
+        raw = await reader.read(1000)  # the stream has begun, so its subscription is open
+        # Read nothing more until the server lets go of the stream: once the buffers are full it
+        # drops it (0.3 s of a full queue), or it sent the whole reply. A fixed pause was not
+        # enough: on a loaded machine the run made its deltas slower than the pause, the buffers
+        # never filled, and the reader took the whole stream once it read again.
+        for _ in range(1200):  # up to 60 s
+            if not _subscribers(server):
+                break
+            await asyncio.sleep(0.05)
         raw += await asyncio.wait_for(reader.read(), timeout=30)
         writer.close()
         events = parse_sse(_dechunk(raw).decode())

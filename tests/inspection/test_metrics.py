@@ -42,6 +42,9 @@ def test_a_storm_of_one_warning_is_summarized() -> None:
     assert later.getMessage().endswith("(and 995 more like it in 0.2s)")
 
 
+WANTED = ("temporal_workflow_completed", "temporal_local_activity_execution_latency")
+
+
 async def test_worker_serves_prometheus_metrics_after_a_turn(
     temporal_env: WorkflowEnvironment,
     threads_server: Any,
@@ -71,11 +74,13 @@ async def test_worker_serves_prometheus_metrics_after_a_turn(
                 body = (await http.get(f"http://{address}/metrics")).text
                 rows = [row for row in body.splitlines() if row[:1].isalpha()]
                 names = {row.split("{")[0].split(" ")[0] for row in rows}
-                if any(name.startswith("temporal_workflow_completed") for name in names):
+                if all(any(name.startswith(want) for name in names) for want in WANTED):
                     break
                 await asyncio.sleep(0.2)
     finally:
         stop.set()
         await worker
     assert any(name.startswith("temporal_workflow_completed") for name in names), sorted(names)
-    assert any(name.startswith("temporal_activity_execution_latency") for name in names)
+    # Every turn runs its writes as local activities; whether it also runs the `wait_for_run`
+    # activity depends on whether the run ended within the first read (CI once finished inside it).
+    assert any(name.startswith("temporal_local_activity_execution_latency") for name in names)

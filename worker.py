@@ -28,6 +28,7 @@ from threadloom.activities.tools import ToolRegistry, load_registries
 from threadloom.starter.api import connect_client
 from threadloom.starter.logging_setup import configure_logging
 from threadloom.starter.metrics import sdk_runtime
+from threadloom.starter.sandbox_code import keep_compiled
 from threadloom.starter.settings import Settings
 from threadloom.threads_client import ThreadsClient
 from threadloom.workflows.conversation import ConversationWorkflow
@@ -170,7 +171,11 @@ def _slots(
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with pydantic and our own contract modules passed through."""
+    """The workflow sandbox, with pydantic and our own contract modules passed through.
+
+    The modules it re-imports for each workflow run are compiled once per process (`sandbox_code`).
+    """
+    keep_compiled("threadloom")
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )

@@ -51,6 +51,9 @@ async def in_flight(
     found = report.add(batch)
     after = worker.memory_kib()
     faults = await overload.faults_of(stack.client, [d.workflow_id for d in batch.done if d.workflow_id])
+    report.extra["slowest in-flight turns"] = await overload.slowest_turns(
+        stack.client, [(d.workflow_id, lag) for d, lag in batch.lagged if d.workflow_id]
+    )
     failed = len(batch.errors) + len(batch.stalled)
     report.extra[f"in-flight CPU ms per turn{' (beside a CPU hog)' if args.cpu_hog else ''}"] = spent
     report.extra["in-flight overload (from the completed turns' histories)"] = {

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType, TimeoutType
@@ -143,3 +145,58 @@ async def rpc_count(metrics_url: str, operation: str = HEARTBEAT_RPC) -> int | N
         if line.startswith("service_requests{") and f'operation="{operation}"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
+
+
+SLOWEST_SHOWN = 3
+
+
+async def slowest_turns(
+    client: Client, lagged: list[tuple[str, float]], count: int = SLOWEST_SHOWN
+) -> list[str]:
+    """The `count` turns of the longest lag (workflow id, ms), each with where its history stood
+    still longest: what a lag tail is made of."""
+    worst = sorted(lagged, key=lambda turn: turn[1], reverse=True)[:count]
+    lines = []
+    for workflow_id, lag in worst:
+        events: list[Any] = list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+        faults = HistoryFaults()
+        count_faults(faults, events)
+        seen = [
+            f"{n} {name.replace('_', ' ')}"
+            for name, n in faults.as_dict().items()
+            if n and name != "histories"
+        ]
+        lines.append(
+            f"{workflow_id}: lag {lag / 1000:.1f} s, {longest_gap(events)}"
+            + (f" ({', '.join(seen)})" if seen else "")
+        )
+    return lines
+
+
+def longest_gap(events: list[Any]) -> str:
+    """The longest time between two consecutive events of a history, and which two they were."""
+    if len(events) < 2:
+        return "no gap (fewer than two events)"
+    before, after = max(itertools.pairwise(events), key=lambda pair: _seconds(*pair))
+    gap = _seconds(before, after)
+    return f"longest gap {gap:.1f} s: {_event_name(before)} -> {_event_name(after)}"
+
+
+def _seconds(before: Any, after: Any) -> float:
+    return float((after.event_time.ToDatetime() - before.event_time.ToDatetime()).total_seconds())
+
+
+def _event_name(event: Any) -> str:
+    """`ActivityTaskScheduled(wait_for_run)`, `WorkflowTaskTimedOut(ScheduleToStart)`, ..."""
+    kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    name = "".join(word.capitalize() for word in kind.split("_"))
+    detail = ""
+    if event.HasField("activity_task_scheduled_event_attributes"):
+        detail = event.activity_task_scheduled_event_attributes.activity_type.name
+    elif event.HasField("workflow_task_timed_out_event_attributes"):
+        timeout = event.workflow_task_timed_out_event_attributes.timeout_type
+        detail = TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()
+    elif event.HasField("activity_task_timed_out_event_attributes"):
+        failure = event.activity_task_timed_out_event_attributes.failure
+        detail = failure.message[:60]
+    return f"{name}({detail})" if detail else name

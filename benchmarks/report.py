@@ -91,7 +91,10 @@ def table(report: Report) -> str:
             )
     lines.append("")
     for key, value in report.extra.items():
-        lines.append(f"{key}: {value}")
+        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            lines += [f"{key}:", *(f"  {item}" for item in value)]
+        else:
+            lines.append(f"{key}: {value}")
     lines.append("")
     lines.extend(capacity.lines(report.capacity))
     lines.append("")

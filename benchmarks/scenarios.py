@@ -92,6 +92,8 @@ class Batch:
     elapsed_s: float = 0.0
     wall_ms: list[float] = field(default_factory=list)
     lag_ms: list[float] = field(default_factory=list)
+    lagged: list[tuple[TurnDone, float]] = field(default_factory=list)
+    """Each done turn whose run's finish the server knows, with its lag (ms)."""
     requests: int = 0
     errors: list[str] = field(default_factory=list)
     done: list[TurnDone] = field(default_factory=list)
@@ -161,7 +163,8 @@ class Scenarios:
                 task.cancel()
             await asyncio.wait(pending)
         batch.requests = await self.requests()
-        batch.lag_ms = await self.lags(batch.done)
+        batch.lagged = await self.lagged(batch.done)
+        batch.lag_ms = [lag for _, lag in batch.lagged]
         return batch
 
     async def reset_stats(self) -> None:
@@ -175,9 +178,13 @@ class Scenarios:
 
     async def lags(self, done: list[TurnDone]) -> list[float]:
         """Reply in hand minus the run's finish on the server, per turn (ms)."""
-        lags = []
+        return [lag for _, lag in await self.lagged(done)]
+
+    async def lagged(self, done: list[TurnDone]) -> list[tuple[TurnDone, float]]:
+        """The turns whose run's finish the server knows, each with its lag (ms)."""
+        lagged = []
         for turn in done:
             answer = await self._control.get(f"/_threadloom/runs/{turn.run_id}/finished")
             if answer.status_code == 200:
-                lags.append(turn.done_at_ms - float(answer.json()["finished_at_ms"]))
-        return lags
+                lagged.append((turn, turn.done_at_ms - float(answer.json()["finished_at_ms"])))
+        return lagged

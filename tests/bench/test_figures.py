@@ -11,7 +11,7 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from threadloom.benchmarks.capacity import UTILIZATION, sizing
 from threadloom.benchmarks.figures import count_history, percentile
-from threadloom.benchmarks.overload import HistoryFaults, count_faults
+from threadloom.benchmarks.overload import HistoryFaults, count_faults, longest_gap
 from threadloom.benchmarks.scenarios import RunLength
 from threadloom.starter.history import load_history
 
@@ -105,3 +105,30 @@ def test_the_sizing_scales_the_per_turn_inputs() -> None:
     assert hundred["worker_memory_mib_for_waiting_turns"] == round(500 * 100 / 1024, 1)
     assert ten["cloud_actions_per_turn"] == 4.0 and ten["cloud_actions_per_s"] == 40.0
     assert thousand["threads_server_cores"] is None
+
+
+def test_a_lag_tail_is_named_by_the_longest_gap_of_its_history() -> None:
+    def at(seconds: float, kind: EventType.ValueType) -> HistoryEvent:
+        event = HistoryEvent(event_type=kind)
+        event.event_time.FromMilliseconds(int(seconds * 1000))
+        return event
+
+    scheduled = at(1.0, E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    scheduled.activity_task_scheduled_event_attributes.activity_type.name = "wait_for_run"
+    timed_out = at(9.5, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+    timed_out.workflow_task_timed_out_event_attributes.timeout_type = 2  # schedule-to-start
+    events = [
+        at(0.0, E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+        scheduled,
+        at(6.0, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED),
+        at(6.1, E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),
+        timed_out,
+        at(9.6, E.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+    ]
+    assert longest_gap(events) == (
+        "longest gap 5.0 s: ActivityTaskScheduled(wait_for_run) -> ActivityTaskCompleted"
+    )
+    assert longest_gap(events[3:]) == (
+        "longest gap 3.4 s: WorkflowTaskScheduled -> WorkflowTaskTimedOut(schedule_to_start)"
+    )
+    assert longest_gap(events[:1]) == "no gap (fewer than two events)"

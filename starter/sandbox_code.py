@@ -3,11 +3,12 @@
 Temporal's workflow sandbox re-imports every module it does not pass through for each workflow run
 (a fresh module each time is what keeps one run's state out of the next). Importing runs the
 module's code object, which Python reads from its `__pycache__` file or, where there is none,
-compiles from the source. No bytecode files is common: `PYTHONDONTWRITEBYTECODE=1` (the Dockerfile
-sets it, so does this project's CI machine) with a checkout or an install that did not compile
-(`uv pip install` without `--compile-bytecode`, a read-only tree). There every turn compiled
-`workflows/turn.py` and its helpers again: 30 % of the worker's CPU samples at concurrency 50, and
-40.6 against 27.8 worker CPU ms per turn with the files present (`threadloom bench --profile`).
+compiles from the source. Having no bytecode files is common: `PYTHONDONTWRITEBYTECODE=1` (set in
+many images, ours included, and on the machine this was measured on) together with a checkout or an
+install that did not compile (`uv pip install` without `--compile-bytecode`, a read-only tree; pip
+compiles at install time). There every turn compiled `workflows/turn.py` and its helpers again: 30 %
+of the worker's CPU samples at concurrency 50, and 43 against 26-28 worker CPU ms per turn with the
+cache (`threadloom bench --profile`; README, "The workflow sandbox compiled the turn's code").
 
 `keep_compiled(prefix)` puts a finder before Python's own for the modules under `prefix`: the
 same files, the same loader, except that each (file, modification time, size) is compiled once and

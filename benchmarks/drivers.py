@@ -6,7 +6,9 @@
 - `direct`: the same without Temporal, but waiting with `runs.poll` (long-poll on our server): the
   floor that engine overhead is measured against;
 - `openai`: the official SDK, `beta.threads.runs.create_and_poll` with its defaults, plus message create
-  and list.
+  and list;
+- `noop`: no Threads API at all, a no-op workflow whose activity sleeps as long as the run
+  (`benchmarks.noop`): the floor of the completion lag that Temporal alone sets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import Client
+
+from threadloom.benchmarks.noop import NOOP_WAIT_WORKFLOW
 from threadloom.starter.api import Threadloom
 from threadloom.threads_client import ThreadsClient
 from threadloom.workflows.contracts import RunOverrides, TurnPolicy, TurnRequest, UserMessage
@@ -48,6 +53,8 @@ class TurnDone:
     workflow_id: str | None = None
     phases_ms: dict[str, float] | None = None
     """threadloom only: the turn's own timings (workflow clock), split by phase."""
+    finished_at_ms: float | None = None
+    """noop only: when its stand-in run ended (Unix ms); the others' runs end on the server."""
 
 
 Driver = Callable[[Turn], Awaitable[TurnDone]]
@@ -85,6 +92,22 @@ def threadloom_driver(loom: Threadloom, policy: TurnPolicy | None = None) -> Dri
             "workflow": _ms(timings.finished_at - timings.started_at),
         }
         return TurnDone(result.run_id, done, result.reply, request.workflow_id, phases)
+
+    return turn
+
+
+def noop_driver(client: Client, task_queue: str) -> Driver:
+    """No-op turns (`NoopWaitTurnWorkflow`) on the no-op worker's `task_queue`."""
+
+    async def turn(t: Turn) -> TurnDone:
+        ended = await client.execute_workflow(
+            NOOP_WAIT_WORKFLOW,
+            t.run_ms,
+            id=f"noop-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+            result_type=float,
+        )
+        return TurnDone("", now_ms(), t.text, finished_at_ms=ended)
 
     return turn
 

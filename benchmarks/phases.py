@@ -68,7 +68,8 @@ async def side_by_side(
     threads: ThreadsClient,
     stack: Stack,
 ) -> None:
-    """Per run length: threadloom, the seed's loop, the openai SDK; lag and requests per turn."""
+    """Per run length: threadloom, the seed's loop, the openai SDK, and the no-op floor (Temporal
+    alone); lag and requests per turn."""
     ways: list[tuple[str, Driver]] = [
         ("threadloom", drivers.threadloom_driver(loom, policy(args))),
         ("seed", drivers.seed_driver(threads)),
@@ -81,32 +82,46 @@ async def side_by_side(
         except ImportError:
             report.extra["openai"] = "not installed (pip install -e '.[test]'): SDK batches skipped"
     try:
-        for text in args.run_ms.split(","):
-            length = RunLength.parse(text.strip())
-            found = {}
-            for name, driver in ways:
-                batch = await scenarios.run(
-                    name, driver, length, concurrency=args.concurrency, turns=args.turns
-                )
-                found[name] = report.add(batch)
-                if name == "threadloom" and length.high == 0:
-                    await _histories(report, stack, batch.done)
-            ours, seed = found["threadloom"], found["seed"]
-            lag = ours["lag_ms"]["p50"]
-            fewer = ours["requests_per_turn"] <= seed["requests_per_turn"]
-            bound = SPREAD_LAG_TARGET_MS if length.low < length.high else LAG_TARGET_MS
-            report.target(
-                f"completion lag p50 <= {bound} ms at no more requests/turn than the seed's loop, "
-                f"run {length} ms",
-                lag is not None and lag <= bound and fewer and not ours["stalled"],
-                f"lag p50 {_ms(lag)} (seed {_ms(seed['lag_ms']['p50'])}), requests/turn "
-                f"{ours['requests_per_turn']:.1f} vs seed {seed['requests_per_turn']:.1f}",
-            )
-            if length.high == 0:
-                _requests(report, ours)
+        async with worker_process(stack, "noop") as noop:
+            ways.append(("noop", drivers.noop_driver(stack.client, noop.task_queue)))
+            await _side_by_side(args, report, scenarios, stack, ways)
     finally:
         if close is not None:
             await close()
+
+
+async def _side_by_side(
+    args: argparse.Namespace,
+    report: Report,
+    scenarios: Scenarios,
+    stack: Stack,
+    ways: list[tuple[str, Driver]],
+) -> None:
+    """Each way at each run length, and the lag verdicts (with the no-op floor beside them)."""
+    for text in args.run_ms.split(","):
+        length = RunLength.parse(text.strip())
+        found = {}
+        for name, driver in ways:
+            batch = await scenarios.run(
+                name, driver, length, concurrency=args.concurrency, turns=args.turns
+            )
+            found[name] = report.add(batch)
+            if name == "threadloom" and length.high == 0:
+                await _histories(report, stack, batch.done)
+        ours, seed, floor = found["threadloom"], found["seed"], found["noop"]
+        lag = ours["lag_ms"]["p50"]
+        fewer = ours["requests_per_turn"] <= seed["requests_per_turn"]
+        bound = SPREAD_LAG_TARGET_MS if length.low < length.high else LAG_TARGET_MS
+        report.target(
+            f"completion lag p50 <= {bound} ms at no more requests/turn than the seed's loop, "
+            f"run {length} ms",
+            lag is not None and lag <= bound and fewer and not ours["stalled"],
+            f"lag p50 {_ms(lag)} (seed {_ms(seed['lag_ms']['p50'])}; no-op floor "
+            f"{_ms(floor['lag_ms']['p50'])}), requests/turn "
+            f"{ours['requests_per_turn']:.1f} vs seed {seed['requests_per_turn']:.1f}",
+        )
+        if length.high == 0:
+            _requests(report, ours)
 
 
 async def overhead(

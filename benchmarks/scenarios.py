@@ -181,9 +181,13 @@ class Scenarios:
         return [lag for _, lag in await self.lagged(done)]
 
     async def lagged(self, done: list[TurnDone]) -> list[tuple[TurnDone, float]]:
-        """The turns whose run's finish the server knows, each with its lag (ms)."""
+        """The turns whose run's end is known (the server's, or a no-op's own), each with its lag
+        (ms)."""
         lagged = []
         for turn in done:
+            if turn.finished_at_ms is not None:  # a no-op turn's stand-in run
+                lagged.append((turn, turn.done_at_ms - turn.finished_at_ms))
+                continue
             answer = await self._control.get(f"/_threadloom/runs/{turn.run_id}/finished")
             if answer.status_code == 200:
                 lagged.append((turn, turn.done_at_ms - float(answer.json()["finished_at_ms"])))

@@ -14,7 +14,13 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
-from threadloom.benchmarks.noop import NoopTurnWorkflow, noop_local, noop_wait
+from threadloom.benchmarks.noop import (
+    NoopTurnWorkflow,
+    NoopWaitTurnWorkflow,
+    noop_ended,
+    noop_local,
+    noop_wait,
+)
 from threadloom.starter.api import connect_client
 from threadloom.starter.logging_setup import configure_logging
 from threadloom.starter.settings import Settings
@@ -51,8 +57,8 @@ async def serve(kind: str, settings: Settings, local_activities: int | None) -> 
             worker = Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[NoopTurnWorkflow],
-                activities=[noop_local, noop_wait],
+                workflows=[NoopTurnWorkflow, NoopWaitTurnWorkflow],
+                activities=[noop_local, noop_ended, noop_wait],
                 workflow_runner=sandbox_runner(),
                 max_concurrent_activities=settings.max_concurrent_activities,
                 max_concurrent_local_activities=settings.max_concurrent_activities,

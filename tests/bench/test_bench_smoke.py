@@ -41,6 +41,8 @@ def test_bench_smoke_run_is_sane() -> None:
         assert batch["turns_per_s"] > 0
         if batch["driver"] == "noop":
             assert batch["requests_per_turn"] == 0
+            if batch["concurrency"] == 3:  # side by side: the no-op floor of the lag, per run length
+                assert batch["lag_ms"]["p50"] is not None and batch["lag_ms"]["p50"] > -50, batch
             continue
         # threadloom: the run (with the message) and at least one read of it; the others add the
         # message on its own and list the reply: 4 at least. Polling a 300 ms run once a second,
@@ -59,6 +61,10 @@ def test_bench_smoke_run_is_sane() -> None:
     assert all(way["deltas_per_turn"] == 10 for way in streamed.values()), streamed
     overload = report["extra"]["in-flight overload (from the completed turns' histories)"]
     assert overload["histories"] == 10 and overload["failed turns"] == 0, overload
+    slowest = report["extra"]["slowest in-flight turns"]
+    assert len(slowest) == 3 and all("longest gap" in line for line in slowest), slowest
+    floors = [t["value"] for t in report["targets"] if t["target"].startswith("completion lag")]
+    assert len(floors) == 2 and all("no-op floor" in d for d in floors), floors
     assert report["parameters"]["cpu_hog"] is True
     inputs = report["capacity"]["inputs"]
     for key in ("worker_cpu_ms", "requests", "history_events", "actions", "waiting_turn_kib"):

@@ -29,6 +29,7 @@ from typing import Any
 
 from threadloom.benchmarks.drivers import TurnDone, fault_metadata, now_ms
 from threadloom.benchmarks.figures import percentile
+from threadloom.benchmarks.overload import SLOWEST_SHOWN, events_since
 from threadloom.benchmarks.phases import policy
 from threadloom.benchmarks.report import Report
 from threadloom.benchmarks.scenarios import Batch, Scenarios
@@ -228,6 +229,27 @@ class CrashBatch:
         done = record.finished_s if record.result is not None and record.finished_s else None
         return self.since_ms(done if done is not None else time.monotonic())
 
+    async def slowest_recoveries(self, count: int = SLOWEST_SHOWN) -> list[str]:
+        """The `count` turns slowest back after the last kill that hit them, each with the events of
+        its history since that kill (seconds after it): what the recovery time is made of."""
+        last: dict[int, tuple[TurnRecord, Kill]] = {}
+        for kill in self.kills:
+            for record in kill.hit:
+                last[id(record)] = (record, kill)
+        ranked = sorted(
+            last.values(), key=lambda hit: self._returned_at_ms(hit[0]) - hit[1].at_ms, reverse=True
+        )
+        lines = []
+        for record, kill in ranked[:count]:
+            handle = self.loom.client.get_workflow_handle(record.request.workflow_id)
+            events = list((await handle.fetch_history()).events)
+            back_s = (self._returned_at_ms(record) - kill.at_ms) / 1000
+            lines.append(
+                f"{record.request.workflow_id[:24]}…: back {back_s:.1f} s after the kill: "
+                + events_since(events, kill.wall_s)
+            )
+        return lines
+
     def recoveries(self) -> None:
         """Each kill's recovery: until every turn in flight at the kill has returned its reply."""
         for kill in self.kills:
@@ -344,6 +366,9 @@ async def crash(
         ],
         "problems": verdict.problems[:10],
     }
+    report.extra[
+        "slowest recoveries (history events, s after the last kill that hit the turn)"
+    ] = await batch.slowest_recoveries()
     ok = completed == turns and verdict.ok_turns == turns and not verdict.problems
     report.target(
         f"crash tolerance: {turns} turns, {kills} SIGKILLs -> all completed, 0 duplicate messages/runs",

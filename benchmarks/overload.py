@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -182,6 +183,17 @@ def longest_gap(events: list[Any]) -> str:
     return f"longest gap {gap:.1f} s: {_event_name(before)} -> {_event_name(after)}"
 
 
+def events_since(events: list[Any], wall_s: float) -> str:
+    """The events of a history from `wall_s` (a `time.time()`) on, each at its offset in seconds:
+    `+2.9 ActivityTaskStarted(attempt 2), +3.0 ActivityTaskCompleted, ...`."""
+    shown = []
+    for event in events:
+        offset = event.event_time.ToDatetime(UTC).timestamp() - wall_s
+        if offset >= 0:
+            shown.append(f"+{offset:.1f} {_event_name(event)}")
+    return ", ".join(shown) or "no event since"
+
+
 def _seconds(before: Any, after: Any) -> float:
     return float((after.event_time.ToDatetime() - before.event_time.ToDatetime()).total_seconds())
 
@@ -196,6 +208,8 @@ def _event_name(event: Any) -> str:
     elif event.HasField("workflow_task_timed_out_event_attributes"):
         timeout = event.workflow_task_timed_out_event_attributes.timeout_type
         detail = TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()
+    elif event.HasField("activity_task_started_event_attributes"):
+        detail = f"attempt {event.activity_task_started_event_attributes.attempt}"
     elif event.HasField("activity_task_timed_out_event_attributes"):
         failure = event.activity_task_timed_out_event_attributes.failure
         detail = failure.message[:60]

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.testing import WorkflowEnvironment
 
 from tests.engine.observe import thread_state, wait_for_phase
@@ -23,9 +24,13 @@ WORKER_SCRIPT = Path(worker.__file__).resolve()
 
 
 def worker_process(
-    temporal_env: WorkflowEnvironment, threads_server: Any, task_queue: str
+    temporal_env: WorkflowEnvironment,
+    threads_server: Any,
+    task_queue: str,
+    **settings: str,
 ) -> Callable[[], Any]:
-    """`async with start() as process:` runs `python worker.py` against the test servers."""
+    """`async with start() as process:` runs `python worker.py` against the test servers
+    (`settings`: more `THREADLOOM_*` variables, by their lower-case names without the prefix)."""
     env = {
         **os.environ,
         "THREADLOOM_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
@@ -33,6 +38,7 @@ def worker_process(
         "THREADLOOM_TASK_QUEUE": task_queue,
         "THREADLOOM_LOG_FORMAT": "json",
         "THREADLOOM_LOG_LEVEL": "WARNING",
+        **{f"THREADLOOM_{name.upper()}": value for name, value in settings.items()},
     }
 
     @asynccontextmanager
@@ -125,3 +131,43 @@ async def test_a_redeployed_worker_hands_its_waiting_turn_over(
             assert await asyncio.wait_for(new.wait(), 30) == 0
 
     await assert_one_turn(threads, thread_id, result, "survive a redeploy")
+
+
+async def test_a_killed_workers_turn_does_not_wait_for_its_sticky_queue(
+    temporal_env: WorkflowEnvironment,
+    threads_server: Any,
+    threads: ThreadsClient,
+    loom: Threadloom,
+    task_queue: str,
+    thread_id: str,
+    assistant_id: str,
+) -> None:
+    """The task that takes the retried wait's result goes to the shared queue, not the dead
+    worker's sticky queue (where it would sit out the sticky timeout, here 60 s)."""
+    start = worker_process(temporal_env, threads_server, task_queue, sticky_queue_timeout_seconds="60")
+    request = slow_turn(
+        thread_id, assistant_id, "leave the sticky queue", run_ms=4000, heartbeat_seconds=2
+    )
+    async with start() as first:
+        handle = await loom.start_turn(request)
+        await wait_for_phase(handle, "waiting")
+        first.kill()
+        assert await first.wait() == -signal.SIGKILL
+
+    async with start():
+        result = await asyncio.wait_for(handle.result(), 45)  # not after the 60 s sticky timeout
+
+    await assert_one_turn(threads, thread_id, result, "leave the sticky queue")
+    history = loom.client.get_workflow_handle(handle.workflow_id)
+    events = [event async for event in history.fetch_history_events()]
+    kinds = [event.event_type for event in events]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT not in kinds
+    retried = next(
+        e for e in events if e.activity_task_started_event_attributes.attempt > 1
+    )  # the wait, retried on the second worker after the first one's heartbeat timeout
+    after = [
+        e.workflow_task_scheduled_event_attributes.task_queue.kind
+        for e in events
+        if e.event_id > retried.event_id and e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    ]
+    assert after == [TaskQueueKind.TASK_QUEUE_KIND_NORMAL]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -13,6 +14,10 @@ from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.service import RPCError
 
 DEFAULT_BEAT_SECONDS = 1.0
+PROCESS_TOKEN = uuid.uuid4().hex
+"""Names this worker process in its heartbeats, so that a retried attempt can tell whether the last
+one ran here (alive, only slow) or in another process (likely dead). Not the SDK's `pid@host`
+identity: a restarted container has the same pid and host name."""
 RESET_STICKY_SECONDS = 2.0
 """Longest wait for the sticky-queue reset of a retried attempt (best effort: then it goes on)."""
 
@@ -36,7 +41,7 @@ async def heartbeating() -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            beat()
+            beat(PROCESS_TOKEN)
             await asyncio.sleep(every)
 
     task = asyncio.create_task(loop())
@@ -47,16 +52,22 @@ async def heartbeating() -> AsyncIterator[None]:
 
 
 async def leave_the_dead_workers_queue() -> None:
-    """On a retried attempt, send the workflow's next task to its shared task queue.
+    """On an attempt retried after one that beat in another process, send the workflow's next task
+    to its shared task queue.
 
-    A heartbeating activity is retried when its worker stopped beating: usually a dead worker. That
-    worker was also the workflow's sticky worker, so the task that takes this attempt's result would
-    first be offered to its sticky queue, where nobody polls, and move to the shared queue only after
-    the sticky timeout. Resetting the sticky queue here (one RPC, only on a retry) saves that wait;
-    if the old worker was alive after all, the cost is one replay of the turn's short history.
+    A heartbeating activity is retried when its worker stopped beating, usually because it died. That
+    worker was likely the workflow's sticky worker too, so the task that takes this attempt's result
+    would first be offered to its sticky queue, where nobody polls, and move to the shared queue only
+    after the sticky timeout. Resetting the sticky queue (one RPC, only on such a retry) saves that
+    wait; if the old worker was alive after all, the cost is one replay of the turn's short history.
+    A retry in the process of the last attempt (a starved worker that missed its heartbeats) keeps
+    the sticky queue: that worker is alive, and the shared queue may hold a long backlog.
     """
     info = activity.info()
+    last = info.heartbeat_details
     if info.attempt <= 1 or info.is_local or not info.workflow_id:
+        return
+    if not last or last[0] == PROCESS_TOKEN:
         return
     try:
         client = activity.client()

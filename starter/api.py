@@ -141,10 +141,13 @@ class Threadloom:
         self.client = client
         self.task_queue = task_queue
         self.settings = settings  # where the Threads API is, for create_thread (default: env)
-        seconds = (settings or Settings()).turn_task_timeout_seconds
-        self.task_timeout = timedelta(seconds=seconds)
-        """The workflow task timeout of the turns and conversations it starts: how long a worker
-        lost mid-task holds them up (`THREADLOOM_TURN_TASK_TIMEOUT_SECONDS`)."""
+        chosen = settings or Settings()
+        self.task_timeout = timedelta(seconds=chosen.turn_task_timeout_seconds)
+        """The workflow task timeout of the turns it starts, a conversation's too: how long a
+        worker lost mid-task holds a turn up (`THREADLOOM_TURN_TASK_TIMEOUT_SECONDS`)."""
+        self.conversation_task_timeout = timedelta(seconds=chosen.conversation_task_timeout_seconds)
+        """The workflow task timeout of the conversations it starts, which may replay long
+        histories (`THREADLOOM_CONVERSATION_TASK_TIMEOUT_SECONDS`)."""
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> Threadloom:

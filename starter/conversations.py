@@ -105,6 +105,7 @@ async def send(
             assistant_id=assistant_id,
             thread_id=thread_id,
             limits=limits or ConversationLimits(),
+            turn_task_timeout_seconds=loom.task_timeout.total_seconds(),
         )
     except ValidationError as err:
         raise InvalidRequest(f"invalid conversation: {err}") from err
@@ -117,7 +118,7 @@ async def send(
             start,
             id=workflow_id,
             task_queue=loom.task_queue,
-            task_timeout=loom.task_timeout,
+            task_timeout=loom.conversation_task_timeout,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=_search_attributes(start),
             static_summary=f"conversation {conversation_id}",

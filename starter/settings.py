@@ -64,11 +64,18 @@ class Settings(BaseSettings):
         description="with worker_tuner=resource: the host CPU use above which no new task starts",
     )
     turn_task_timeout_seconds: float = Field(
+        default=3.0,
+        ge=1,
+        le=60,
+        description="workflow task timeout of the turns a starter starts (a conversation's too): "
+        "how long a worker killed in the middle of a turn's workflow task holds the turn up",
+    )
+    conversation_task_timeout_seconds: float = Field(
         default=10.0,
         ge=1,
         le=60,
-        description="workflow task timeout of the turns and conversations a starter starts: how "
-        "long a worker killed in the middle of a workflow task holds its turn up",
+        description="workflow task timeout of the conversations a starter starts: longer than a "
+        "turn's, since a worker without the conversation cached replays up to max_history_events",
     )
     sticky_queue_timeout_seconds: float = Field(
         default=3.0,

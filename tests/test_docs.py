@@ -45,3 +45,19 @@ def test_the_vendored_reference_matches_its_provenance_note() -> None:
     }
     for name, digest in listed:
         assert hashlib.sha256((reference / name).read_bytes()).hexdigest() == digest, name
+
+
+SETTING_ROW = re.compile(r"^\| `THREADLOOM_([A-Z0-9_]+)` \| `([0-9.]+)` \|", re.MULTILINE)
+
+
+def test_the_readmes_numeric_setting_defaults_are_the_settings_own() -> None:
+    """A row of the README's settings table with a number for its default states `Settings`'."""
+    from threadloom.starter.settings import Settings
+
+    rows = SETTING_ROW.findall((ROOT / "README.md").read_text())
+    assert len(rows) >= 5  # the table is still there, in this shape
+    fields = Settings.model_fields
+    for name, default in rows:
+        field = fields.get(name.lower())
+        assert field is not None, f"THREADLOOM_{name} is not a setting"
+        assert float(default) == float(field.default), f"THREADLOOM_{name}: README says {default}"

@@ -182,7 +182,13 @@ class TurnPolicy(_Model):
     run_deadline_seconds: float = Field(default=300.0, gt=0)
     max_run_attempts: int = Field(default=3, ge=1, le=10)
     thread_busy_wait_seconds: float = Field(default=30.0, ge=0)
-    heartbeat_timeout_seconds: float = Field(default=10.0, ge=1)
+    heartbeat_timeout_seconds: float = Field(
+        default=3.0,
+        ge=1,
+        description="how long a waiting turn's worker may go without a heartbeat before another "
+        "worker takes the wait over: most of the recovery from a killed worker (one heartbeat RPC "
+        "per waiting turn every 0.8 x this)",
+    )
     poll: PollSettings = Field(default_factory=PollSettings)
     max_tool_rounds: int = Field(default=8, ge=1, le=50, description="requires_action rounds per run")
     rate_limit_backoff_seconds: float = Field(

@@ -196,7 +196,7 @@ class ConversationWorkflow:
                 id=request.workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
-                task_timeout=workflow.info().task_timeout,  # the starter's, as the conversation's
+                task_timeout=self._turn_task_timeout(),
                 search_attributes=self._search_attributes(),
                 static_summary=request.summary(),
                 static_details=request.details(),
@@ -291,6 +291,11 @@ class ConversationWorkflow:
             or info.get_current_history_length() >= limits.max_history_events
         )
         return self._due
+
+    def _turn_task_timeout(self) -> timedelta | None:
+        """The starter's turn task timeout; conversations started without one give their own."""
+        seconds = self._start.turn_task_timeout_seconds
+        return timedelta(seconds=seconds) if seconds is not None else workflow.info().task_timeout
 
     def _next_input(self) -> ConversationInput:
         keep = self._start.limits.remembered_turns

@@ -87,6 +87,13 @@ class ConversationInput(_Model):
     assistant_id: Identifier
     thread_id: Identifier | None = Field(default=None, description="omit to get a new thread")
     limits: ConversationLimits = Field(default_factory=ConversationLimits)
+    turn_task_timeout_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        le=60,
+        description="workflow task timeout of the turns it runs (None: the conversation's own, "
+        "as conversations started before this field had)",
+    )
     turns_completed: int = 0
     recent: list[TurnRecord] = Field(default_factory=list)
 

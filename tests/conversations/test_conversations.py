@@ -19,7 +19,7 @@ from threadloom.starter.api import Threadloom
 from threadloom.starter.conversations import close
 from threadloom.starter.errors import InvalidRequest
 from threadloom.threads_client import ThreadsClient
-from threadloom.workflows.contracts import TurnResult
+from threadloom.workflows.contracts import TurnResult, turn_workflow_id
 from threadloom.workflows.conversation_contracts import ConversationLimits, conversation_workflow_id
 
 pytestmark = pytest.mark.usefixtures("engine_worker")
@@ -238,3 +238,23 @@ async def test_a_cancelled_send_is_a_quiet_cancellation(
     if accepted:  # the turn was taken all the same: the conversation goes on after it
         result = await loom.send(cid, "and now?", assistant_id=assistant_id)
         assert result.reply == "Echo: and now?"
+
+
+async def test_a_conversations_turns_get_the_turn_task_timeout_and_it_keeps_its_own(
+    loom: Threadloom, assistant_id: str
+) -> None:
+    """A turn's short task timeout bounds how long a worker lost mid-task holds it up; the
+    conversation keeps a longer one, since a worker without it cached replays its whole history."""
+    cid = conversation()
+    result = await loom.send(cid, "timeouts", assistant_id=assistant_id, turn_key="k-timeouts")
+    assert result.reply == "Echo: timeouts"
+    conv = await loom.client.get_workflow_handle(conversation_workflow_id(cid)).describe()
+    turn_id = turn_workflow_id(_thread_of(conv), "k-timeouts")
+    child = await loom.client.get_workflow_handle(turn_id).describe()
+
+    def task_timeout(description: object) -> float:
+        config = description.raw_description.execution_config  # type: ignore[attr-defined]
+        return float(config.default_workflow_task_timeout.ToTimedelta().total_seconds())
+
+    assert task_timeout(conv) == loom.conversation_task_timeout.total_seconds() == 10
+    assert task_timeout(child) == loom.task_timeout.total_seconds() == 3

@@ -59,7 +59,7 @@ async def bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.run_ms.strip():
                     await phases.side_by_side(args, report, scenarios, loom, threads, stack)
                 if args.turns:
-                    await phases.overhead(args, report, scenarios, loom, threads)
+                    await phases.overhead(args, report, scenarios, loom, threads, stack)
                 if args.throughput.strip():
                     await phases.throughput(args, report, scenarios, loom, stack, worker)
                 if args.in_flight:

@@ -31,7 +31,7 @@ from threadloom.benchmarks.drivers import TurnDone, fault_metadata, now_ms
 from threadloom.benchmarks.figures import percentile
 from threadloom.benchmarks.overload import SLOWEST_SHOWN, events_since
 from threadloom.benchmarks.phases import policy
-from threadloom.benchmarks.report import Report
+from threadloom.benchmarks.report import FILED, Report
 from threadloom.benchmarks.scenarios import Batch, Scenarios
 from threadloom.benchmarks.stack import Stack, WorkerProcess, start_worker, stop_process
 from threadloom.starter.api import Threadloom
@@ -390,8 +390,22 @@ async def crash(
         "at most; heartbeat timeout "
         f"{batch.records[0].request.policy.heartbeat_timeout_seconds if batch.records else '?'} s, "
         f"workflow task timeout {loom.task_timeout.total_seconds():g} s)",
+        before=FILED["crash_recovery"],
+        bound=_recovery_bound(batch, loom),
     )
     return ok
+
+
+def _recovery_bound(batch: CrashBatch, loom: Threadloom) -> str:
+    """What a hit turn waits for: the timeouts by which Temporal learns that its worker is dead."""
+    heartbeat = batch.records[0].request.policy.heartbeat_timeout_seconds if batch.records else 0
+    task = loom.task_timeout.total_seconds()
+    return (
+        f"a wait on the dead worker is retried {heartbeat:g} s + ~1 s (the server's detection) after "
+        f"its last heartbeat RPC, which is up to 0.8 x {heartbeat:g} s old; a workflow task it held "
+        f"times out after {task:g} s; then the turn's history is replayed elsewhere (the slowest "
+        "recoveries above, event by event)"
+    )
 
 
 def _record(

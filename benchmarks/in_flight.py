@@ -13,7 +13,7 @@ import argparse
 from threadloom.benchmarks import cpu, drivers, overload
 from threadloom.benchmarks.figures import median
 from threadloom.benchmarks.phases import policy
-from threadloom.benchmarks.report import Report
+from threadloom.benchmarks.report import FILED, Report
 from threadloom.benchmarks.scenarios import RunLength, Scenarios
 from threadloom.benchmarks.stack import Stack, WorkerProcess
 from threadloom.starter.api import Threadloom
@@ -83,6 +83,8 @@ async def in_flight(
         f"timeouts, {faults.activity_retries} activity retries, {faults.workflow_task_timeouts} "
         f"workflow task timeouts ({retried} in all; {faults.sticky_timeouts} sticky-queue "
         f"timeouts), worker peak {peak_mib:.0f} MiB",
+        before=FILED["in_flight"],
+        bound="the slowest turns above, and where each one's history stood still longest",
     )
 
 

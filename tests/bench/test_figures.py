@@ -11,7 +11,8 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from threadloom.benchmarks.capacity import UTILIZATION, sizing
 from threadloom.benchmarks.figures import count_history, percentile
-from threadloom.benchmarks.overload import HistoryFaults, count_faults, longest_gap
+from threadloom.benchmarks.overload import HistoryFaults, count_faults, events_since, longest_gap
+from threadloom.benchmarks.report import Report, table
 from threadloom.benchmarks.scenarios import RunLength
 from threadloom.starter.history import load_history
 
@@ -132,3 +133,35 @@ def test_a_lag_tail_is_named_by_the_longest_gap_of_its_history() -> None:
         "longest gap 3.4 s: WorkflowTaskScheduled -> WorkflowTaskTimedOut(schedule_to_start)"
     )
     assert longest_gap(events[:1]) == "no gap (fewer than two events)"
+
+
+def test_a_recovery_is_told_event_by_event_from_the_kill() -> None:
+    def at(seconds: float, kind: EventType.ValueType) -> HistoryEvent:
+        event = HistoryEvent(event_type=kind)
+        event.event_time.FromMilliseconds(int(seconds * 1000))
+        return event
+
+    retried = at(104.2, E.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    retried.activity_task_started_event_attributes.attempt = 2
+    events = [
+        at(99.0, E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        retried,
+        at(104.3, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED),
+    ]
+    assert events_since(events, 100.0) == (
+        "+4.2 ActivityTaskStarted(attempt 2), +4.3 ActivityTaskCompleted"
+    )
+    assert events_since(events, 200.0) == "no event since"
+
+
+def test_the_targets_print_their_before_figure_and_what_bounds_a_miss() -> None:
+    report = Report(started_at="now", parameters={})
+    report.target("lag", False, "lag p50 85 ms", before="lag p50 191 ms", bound="the floor: 46 ms")
+    report.target("events", True, "max 8", before="14", bound="not printed: met")
+    lines = table(report).splitlines()
+    at = lines.index("  [MISSED] lag: lag p50 85 ms")
+    assert lines[at + 1 : at + 3] == [
+        "           before: lag p50 191 ms",
+        "           what bounds it here: the floor: 46 ms",
+    ]
+    assert lines[at + 3 :] == ["  [MET   ] events: max 8", "           before: 14"]

@@ -81,7 +81,7 @@ def build_worker(
     *,
     task_queue: str,
     graceful_shutdown: timedelta = timedelta(seconds=10),
-    sticky_queue_timeout: timedelta = timedelta(seconds=3),
+    sticky_queue_timeout: timedelta = timedelta(seconds=10),
     tools: ToolRegistry | None = None,
     max_concurrent_activities: int = 1000,
     max_concurrent_local_activities: int = LOCAL_ACTIVITY_SLOTS,

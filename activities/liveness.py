@@ -61,13 +61,14 @@ async def leave_the_dead_workers_queue() -> None:
     after the sticky timeout. Resetting the sticky queue (one RPC, only on such a retry) saves that
     wait; if the old worker was alive after all, the cost is one replay of the turn's short history.
     A retry in the process of the last attempt (a starved worker that missed its heartbeats) keeps
-    the sticky queue: that worker is alive, and the shared queue may hold a long backlog.
+    the sticky queue: that worker is alive, and the shared queue may hold a long backlog. A last
+    attempt that never beat died before its first heartbeat reached the server, so it counts as dead.
     """
     info = activity.info()
     last = info.heartbeat_details
     if info.attempt <= 1 or info.is_local or not info.workflow_id:
         return
-    if not last or last[0] == PROCESS_TOKEN:
+    if last and last[0] == PROCESS_TOKEN:
         return
     try:
         client = activity.client()

@@ -78,9 +78,11 @@ class Settings(BaseSettings):
         "turn's, since a worker without the conversation cached replays up to max_history_events",
     )
     sticky_queue_timeout_seconds: float = Field(
-        default=3.0,
+        default=10.0,
         description="how long a workflow task waits for the worker that cached the workflow before "
-        "any worker may take it: bounds how long a killed worker delays its turns",
+        "any worker may take it. A retried wait skips it (its activity resets the sticky queue), so "
+        "it bounds the rarer tasks a killed worker had cached; shorter ones make a busy live worker's "
+        "tasks spill onto the shared queue, behind a burst's new turns",
     )
 
     embedded_temporal: bool | None = Field(

@@ -26,13 +26,16 @@ BEAT_FOR_SECONDS = 1.0
 
 
 @activity.defn
-async def beat_then_fail_once(other_process: bool) -> int:
-    """Attempt 1 beats, then fails (as if its worker had stopped beating); attempt 2 succeeds."""
+async def beat_then_fail_once(last_attempt: str) -> int:
+    """Attempt 1 fails (as if its worker had stopped beating) after beating in this process, in
+    `another process`, or before it could beat (`never beat`); attempt 2 succeeds."""
+    if activity.info().attempt == 1 and last_attempt == "never beat":
+        raise ApplicationError("the first attempt fails before its first heartbeat")
     async with liveness.heartbeating():
         if activity.info().attempt > 1:
             return activity.info().attempt
         await asyncio.sleep(BEAT_FOR_SECONDS)
-    if other_process:  # the next attempt runs in "another process": one with another token
+    if last_attempt == "another process":  # the next attempt runs with another process's token
         liveness.PROCESS_TOKEN = uuid.uuid4().hex
     raise ApplicationError("the first attempt fails")
 
@@ -40,17 +43,17 @@ async def beat_then_fail_once(other_process: bool) -> int:
 @workflow.defn
 class RetriedBeat:
     @workflow.run
-    async def run(self, other_process: bool) -> int:
+    async def run(self, last_attempt: str) -> int:
         return await workflow.execute_activity(
             beat_then_fail_once,
-            other_process,
+            last_attempt,
             start_to_close_timeout=timedelta(seconds=30),
             heartbeat_timeout=timedelta(seconds=10),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
         )
 
 
-async def kinds_after_the_retry(temporal_env: WorkflowEnvironment, other_process: bool) -> list[int]:
+async def kinds_after_the_retry(temporal_env: WorkflowEnvironment, last_attempt: str) -> list[int]:
     """The task queue kinds of the workflow tasks scheduled after the retried attempt completed."""
     client, queue = temporal_env.client, f"liveness-{uuid.uuid4().hex[:8]}"
     async with Worker(
@@ -61,7 +64,7 @@ async def kinds_after_the_retry(temporal_env: WorkflowEnvironment, other_process
         workflow_runner=UnsandboxedWorkflowRunner(),  # the activity is what is under test
     ):
         handle = await client.start_workflow(
-            RetriedBeat.run, other_process, id=f"retried-beat-{uuid.uuid4().hex}", task_queue=queue
+            RetriedBeat.run, last_attempt, id=f"retried-beat-{uuid.uuid4().hex}", task_queue=queue
         )
         assert await asyncio.wait_for(handle.result(), 30) == 2
     events = [event async for event in handle.fetch_history_events()]
@@ -79,12 +82,19 @@ async def test_a_retry_after_an_attempt_in_another_process_uses_the_shared_queue
     temporal_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(liveness, "PROCESS_TOKEN", liveness.PROCESS_TOKEN)  # restored afterwards
-    kinds = await kinds_after_the_retry(temporal_env, other_process=True)
+    kinds = await kinds_after_the_retry(temporal_env, "another process")
+    assert kinds == [TaskQueueKind.TASK_QUEUE_KIND_NORMAL]
+
+
+async def test_a_retry_after_an_attempt_that_never_beat_uses_the_shared_queue(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    kinds = await kinds_after_the_retry(temporal_env, "never beat")
     assert kinds == [TaskQueueKind.TASK_QUEUE_KIND_NORMAL]
 
 
 async def test_a_retry_in_the_same_process_keeps_the_sticky_queue(
     temporal_env: WorkflowEnvironment,
 ) -> None:
-    kinds = await kinds_after_the_retry(temporal_env, other_process=False)
+    kinds = await kinds_after_the_retry(temporal_env, "this process")
     assert kinds == [TaskQueueKind.TASK_QUEUE_KIND_STICKY]

@@ -108,12 +108,14 @@ def test_the_sizing_scales_the_per_turn_inputs() -> None:
     assert thousand["threads_server_cores"] is None
 
 
-def test_a_lag_tail_is_named_by_the_longest_gap_of_its_history() -> None:
-    def at(seconds: float, kind: EventType.ValueType) -> HistoryEvent:
-        event = HistoryEvent(event_type=kind)
-        event.event_time.FromMilliseconds(int(seconds * 1000))
-        return event
+def at(seconds: float, kind: EventType.ValueType) -> HistoryEvent:
+    """A history event of `kind` at `seconds` after the epoch."""
+    event = HistoryEvent(event_type=kind)
+    event.event_time.FromMilliseconds(int(seconds * 1000))
+    return event
 
+
+def test_a_lag_tail_is_named_by_the_longest_gap_of_its_history() -> None:
     scheduled = at(1.0, E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
     scheduled.activity_task_scheduled_event_attributes.activity_type.name = "wait_for_run"
     timed_out = at(9.5, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
@@ -136,11 +138,6 @@ def test_a_lag_tail_is_named_by_the_longest_gap_of_its_history() -> None:
 
 
 def test_a_recovery_is_told_event_by_event_from_the_kill() -> None:
-    def at(seconds: float, kind: EventType.ValueType) -> HistoryEvent:
-        event = HistoryEvent(event_type=kind)
-        event.event_time.FromMilliseconds(int(seconds * 1000))
-        return event
-
     retried = at(104.2, E.EVENT_TYPE_ACTIVITY_TASK_STARTED)
     retried.activity_task_started_event_attributes.attempt = 2
     events = [

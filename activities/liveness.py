@@ -82,5 +82,5 @@ async def leave_the_dead_workers_queue() -> None:
         await client.workflow_service.reset_sticky_task_queue(
             request, timeout=timedelta(seconds=RESET_STICKY_SECONDS)
         )
-    except RPCError as error:
+    except (RPCError, TimeoutError) as error:  # best effort: the wait goes on either way
         activity.logger.warning("could not reset the sticky queue of %s: %s", info.workflow_id, error)

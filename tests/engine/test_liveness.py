@@ -8,6 +8,7 @@ first attempt beat with. The kill itself is in tests/engine/test_worker_crash.py
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
 
@@ -16,7 +17,8 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from threadloom.activities import liveness
@@ -98,3 +100,28 @@ async def test_a_retry_in_the_same_process_keeps_the_sticky_queue(
 ) -> None:
     kinds = await kinds_after_the_retry(temporal_env, "this process")
     assert kinds == [TaskQueueKind.TASK_QUEUE_KIND_STICKY]
+
+
+class _UnavailableService:
+    async def reset_sticky_task_queue(self, *args: object, **kwargs: object) -> None:
+        raise RPCError("frontend unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+
+class _UnavailableTemporal:
+    """A client whose frontend refuses the reset: the one thing this test is about."""
+
+    workflow_service = _UnavailableService()
+
+
+async def test_a_failed_reset_does_not_fail_the_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    env = ActivityEnvironment(client=_UnavailableTemporal())  # type: ignore[arg-type]
+    env.info = dataclasses.replace(
+        env.info, attempt=2, heartbeat_details=["the token of a dead process"]
+    )
+
+    async def attempt() -> str:
+        async with liveness.heartbeating():
+            return "waited"
+
+    assert await env.run(attempt) == "waited"
+    assert "could not reset the sticky queue" in caplog.text
